@@ -1,0 +1,139 @@
+"""Batched front-ends over a scenario's pure functions: sample, oracle, evaluate, baselines.
+
+Oracles and evaluations run in float64 (``jax.enable_x64`` locally, SPEC §2) so that binding
+constraints pass an external float64 re-check; the rest of the program keeps float32.
+Inputs and outputs are numpy arrays keyed by the SPEC §6 field names, leading axis = environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from contractjax import core, scenarios
+from contractjax.scenarios import Scenario
+
+Arrays = dict[str, np.ndarray]
+INFOS = ("asymmetric", "complete")
+#: Environments per compiled call; bounds device memory for very large batches.
+CHUNK = 16384
+
+
+def _scenario(s: str | Scenario) -> Scenario:
+    return scenarios.get(s) if isinstance(s, str) else s
+
+
+def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[str, int] | None = None,
+                config: Mapping[str, Any] | None = None) -> Arrays:
+    """Draw ``n`` environments (float64) with the scenario's default ranges unless overridden."""
+    from contractjax.scenarios.base import config_with
+
+    sc = _scenario(scenario)
+    if n < 1:
+        raise ValueError(f"n must be a positive number of environments, got {n}")
+    cfg = config_with(sc.defaults, config)
+    d = {k: int(cfg[k]) for k in sc.dims}
+    for k, v in (dims or {}).items():
+        if k not in sc.dims:
+            raise ValueError(f"dimension '{k}' is not one of {sc.name}'s: {', '.join(sc.dims)}")
+        if int(v) < 1:
+            raise ValueError(f"dimension '{k}' must be >= 1, got {v}")
+        d[k] = int(v)
+    with jax.enable_x64(True):
+        keys = jax.random.split(jax.random.PRNGKey(seed), n)
+        fn = jax.jit(jax.vmap(lambda k: sc.sample(k, d, cfg)))
+        env = _chunked(fn, keys)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
+
+
+def _chunked(fn, *args):
+    """Apply a vmapped function in chunks of ``CHUNK`` along the leading axis (host-side loop)."""
+    n = jax.tree.leaves(args)[0].shape[0]
+    if n <= CHUNK:
+        return fn(*args)
+    parts = [fn(*jax.tree.map(lambda x, i=i: x[i:i + CHUNK], args)) for i in range(0, n, CHUNK)]
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
+
+
+def _to64(tree: Mapping[str, Any]) -> dict[str, jax.Array]:
+    return {k: jnp.asarray(v, dtype=jnp.float64) for k, v in tree.items()}
+
+
+@functools.cache
+def _oracle_fn(sc: Scenario, info: str):
+    return jax.jit(jax.vmap(lambda e: sc.oracle(e, info)))
+
+
+def oracle(scenario: str | Scenario, envs: Mapping[str, Any], info: str = "asymmetric") -> Arrays:
+    """Optimal menus (float64) for a batch of environments; ``info`` = asymmetric | complete."""
+    sc = _scenario(scenario)
+    if info not in INFOS:
+        raise ValueError(f"info '{info}' is unknown; choose asymmetric or complete")
+    with jax.enable_x64(True):
+        menus = _chunked(_oracle_fn(sc, info), _to64(envs))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in menus.items()}
+
+
+@functools.cache
+def _eval_fn(sc: Scenario):
+    def one(env, menu):
+        c = sc.constraints(env, menu)
+        a = sc.menu_to_action(env, menu)
+        return {
+            "principal_utility": sc.principal_utility(env, menu),
+            "agents_utility": sc.agents_utility(env, menu),
+            "paper_reward": sc.paper_reward(env, menu, a),
+            "feasible": core.feasible(c),
+            "max_violation": core.max_violation(c),
+            "slacks": c.slack,
+        }
+
+    return jax.jit(jax.vmap(one))
+
+
+def evaluate(scenario: str | Scenario, envs: Mapping[str, Any], menus: Mapping[str, Any]) -> dict[str, Any]:
+    """Utilities, paper reward, feasibility, largest violation and every slack, per environment."""
+    sc = _scenario(scenario)
+    with jax.enable_x64(True):
+        out = _chunked(_eval_fn(sc), _to64(envs), _to64(menus))
+    return jax.tree.map(np.asarray, out)
+
+
+def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 0) -> Arrays:
+    """The random-feasible-menu baseline."""
+    sc = _scenario(scenario)
+    with jax.enable_x64(True):
+        e = _to64(envs)
+        n = next(iter(e.values())).shape[0]
+        keys = jax.random.split(jax.random.PRNGKey(seed), n)
+        menus = _chunked(jax.jit(jax.vmap(sc.random_menu)), keys, e)
+    return {k: np.asarray(v) for k, v in menus.items()}
+
+
+def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:
+    """The greedy baseline (TWIN); an error for scenarios that define none."""
+    sc = _scenario(scenario)
+    if sc.greedy_menu is None:
+        raise ValueError(f"scenario '{sc.name}' has no greedy baseline")
+    with jax.enable_x64(True):
+        menus = _chunked(jax.jit(jax.vmap(sc.greedy_menu)), _to64(envs))
+    return {k: np.asarray(v) for k, v in menus.items()}
+
+
+def gap(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> float:
+    """Optimality gap ``(Σ U(reference) − Σ U(policy)) / |Σ U(reference)|`` over the feasible
+    menus (SPEC §5: ``1 − U(policy)/U(oracle)`` when the oracle's utility is positive).
+
+    Sums, not per-environment ratios, so that environments whose optimum is near zero do not
+    dominate. NaN when no menu is feasible.
+    """
+    f = np.asarray(feasible, bool)
+    if not f.any():
+        return float("nan")
+    ref = float(np.sum(reference[f]))
+    return float((ref - np.sum(utility[f])) / max(abs(ref), 1e-300))

@@ -1,0 +1,238 @@
+"""Command-line interface (SPEC §6). Every user error is one line naming the field and the fix."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contractjax import batch, io, scenarios
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _scenario(name: str) -> scenarios.Scenario:
+    try:
+        return scenarios.get(name)
+    except ValueError as e:
+        raise io.InputError(f"--scenario: {e}") from None
+
+
+def _parse_pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise io.InputError(f"{flag} '{item}': write NAME=VALUE (a range as NAME=LO,HI)")
+        try:
+            nums = [float(v) for v in value.split(",")]
+        except ValueError:
+            raise io.InputError(f"{flag} '{item}': VALUE must be a number or LO,HI") from None
+        out[key] = nums[0] if len(nums) == 1 else tuple(nums)
+    return out
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    cols = list(rows[0])
+    cells = [[_fmt(r[c]) for c in cols] for r in rows]
+    width = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.rjust(w) for c, w in zip(cols, width, strict=True))
+    body = ["  ".join(v.rjust(w) for v, w in zip(row, width, strict=True)) for row in cells]
+    return "\n".join([line, *body])
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        if x != x:
+            return "n/a"
+        return f"{x:.4g}" if abs(x) < 1e5 else f"{x:.4e}"
+    return str(x)
+
+
+def _menu_record(sc, envs, menus, info: str | None = None) -> dict[str, Any]:
+    ev = batch.evaluate(sc, envs, menus)
+    rec: dict[str, Any] = {"scenario": sc.name}
+    if info:
+        rec["info"] = info
+    rec["fields"] = io.env_record(sc, envs)
+    rec["menus"] = menus
+    for k in ("principal_utility", "agents_utility", "paper_reward", "feasible", "max_violation"):
+        rec[k] = ev[k]
+    return rec | {"_slacks": ev["slacks"]}
+
+
+# ------------------------------------------------------------------------------------- commands
+
+
+def cmd_sample_envs(args: argparse.Namespace) -> None:
+    sc = _scenario(args.scenario)
+    if args.n < 1:
+        raise io.InputError(f"--n {args.n}: give a positive number of environments")
+    try:
+        envs = batch.sample_envs(sc, args.n, args.seed, _parse_pairs(args.dims, "--dims"),
+                                 _parse_pairs(args.set, "--set"))
+    except ValueError as e:
+        raise io.InputError(str(e)) from None
+    io.write(args.out, {"scenario": sc.name, "fields": io.env_record(sc, envs)}, args.overwrite)
+    print(f"wrote {args.n} {sc.name} environments to {args.out}")
+
+
+def cmd_oracle(args: argparse.Namespace) -> None:
+    sc = _scenario(args.scenario)
+    envs = io.load_envs(sc, args.envs)
+    _refuse_existing(args.out, args.overwrite)
+    t0 = time.perf_counter()
+    menus = batch.oracle(sc, envs, args.info)
+    dt = time.perf_counter() - t0
+    rec = _menu_record(sc, envs, menus, args.info)
+    rec.pop("_slacks")
+    io.write(args.out, rec, args.overwrite)
+    n = io.n_of(envs)
+    print(_table([{
+        "scenario": sc.name, "info": args.info, "envs": n,
+        "feasible %": 100.0 * float(np.mean(rec["feasible"])),
+        "principal U (mean)": float(np.mean(rec["principal_utility"])),
+        "agents U (mean)": float(np.mean(rec["agents_utility"])),
+        "seconds": dt,
+    }]))
+    print(f"wrote {args.out}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    sc = _scenario(args.scenario)
+    envs = io.load_envs(sc, args.envs)
+    menus = io.load_menus(sc, args.menus, envs)
+    _refuse_existing(args.out, args.overwrite)
+    rec = _menu_record(sc, envs, menus)
+    rec["slacks"] = rec.pop("_slacks")
+    row: dict[str, Any] = {
+        "scenario": sc.name, "envs": io.n_of(envs),
+        "feasible %": 100.0 * float(np.mean(rec["feasible"])),
+        "principal U (mean)": float(np.mean(rec["principal_utility"])),
+        "max violation": float(np.max(rec["max_violation"])),
+    }
+    if not args.no_oracle:
+        for info, key in (("asymmetric", "oracle_utility"), ("complete", "complete_info_utility")):
+            ref = batch.evaluate(sc, envs, batch.oracle(sc, envs, info))["principal_utility"]
+            rec[key] = ref
+        row["gap to oracle %"] = 100.0 * batch.gap(rec["principal_utility"], rec["oracle_utility"], rec["feasible"])
+        row["gap to complete-info %"] = 100.0 * batch.gap(
+            rec["principal_utility"], rec["complete_info_utility"], rec["feasible"])
+    io.write(args.out, rec, args.overwrite)
+    print(_table([row]))
+    print(f"wrote {args.out}")
+
+
+def cmd_quickstart(args: argparse.Namespace) -> None:
+    out = _fresh_dir(Path(args.out))
+    rows = []
+    for name in scenarios.names():
+        sc = scenarios.get(name)
+        envs = batch.sample_envs(sc, args.n, args.seed)
+        io.write(out / f"{name}-envs.json", {"scenario": name, "fields": io.env_record(sc, envs)})
+        t0 = time.perf_counter()
+        menus = batch.oracle(sc, envs, "asymmetric")
+        seconds = time.perf_counter() - t0
+        rec = _menu_record(sc, envs, menus, "asymmetric")
+        rec.pop("_slacks")
+        io.write(out / f"{name}-oracle.json", rec)
+        complete = batch.evaluate(sc, envs, batch.oracle(sc, envs, "complete"))
+        rand = batch.evaluate(sc, envs, batch.random_menus(sc, envs, args.seed))
+        u = rec["principal_utility"]
+        rows.append({
+            "scenario": name, "envs": args.n,
+            "oracle U": float(np.mean(u)),
+            "feasible %": 100.0 * float(np.mean(rec["feasible"])),
+            "complete-info U": float(np.mean(complete["principal_utility"])),
+            "random menu U": float(np.mean(rand["principal_utility"])),
+            "random gap %": 100.0 * batch.gap(rand["principal_utility"], u, rand["feasible"]),
+            "oracle s": seconds,
+        })
+    print(_table(rows))
+    print(f"wrote environments and oracle menus to {out}/")
+
+
+def _refuse_existing(path: str, overwrite: bool) -> None:
+    if Path(path).exists() and not overwrite:
+        raise io.InputError(f"--out '{path}' already exists; choose another name or pass --overwrite")
+    if Path(path).suffix.lower() not in (".json", ".npz"):
+        raise io.InputError(f"--out '{path}': use a .json or .npz file name")
+
+
+def _fresh_dir(base: Path) -> Path:
+    """``base`` if new, else ``base-2``, ``base-3``, …: earlier results are never overwritten."""
+    path, i = base, 1
+    while path.exists():
+        i += 1
+        path = base.with_name(f"{base.name}-{i}")
+    path.mkdir(parents=True)
+    return path
+
+
+# --------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="contractjax", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    names = ", ".join(scenarios.names())
+
+    s = sub.add_parser("sample-envs", help="draw random environments from a scenario's sampler")
+    s.add_argument("--scenario", required=True, help=f"one of: {names}")
+    s.add_argument("--n", type=int, required=True, help="number of environments")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="output file (.json or .npz)")
+    s.add_argument("--dims", nargs="*", default=[], metavar="NAME=VALUE",
+                   help="dimension overrides, e.g. K=3 (twin: M=3 N=2)")
+    s.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                   help="sampler overrides, e.g. c=25,35 (a range) or rho=0.5 (a constant)")
+    s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    s.set_defaults(func=cmd_sample_envs)
+
+    o = sub.add_parser("oracle", help="optimal menus by optimization")
+    o.add_argument("--scenario", required=True, help=f"one of: {names}")
+    o.add_argument("--envs", required=True, help="environment file (.json or .npz)")
+    o.add_argument("--out", required=True, help="output menu file (.json or .npz)")
+    o.add_argument("--info", choices=batch.INFOS, default="asymmetric",
+                   help="asymmetric (IR + IC, default) or complete information (IR only)")
+    o.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    o.set_defaults(func=cmd_oracle)
+
+    e = sub.add_parser("evaluate", help="utilities and constraint slacks of given menus")
+    e.add_argument("--scenario", required=True, help=f"one of: {names}")
+    e.add_argument("--envs", required=True, help="environment file (.json or .npz)")
+    e.add_argument("--menus", required=True, help="file with a 'menus' object (.json or .npz)")
+    e.add_argument("--out", required=True, help="output file (.json or .npz)")
+    e.add_argument("--no-oracle", action="store_true", help="skip the optimality gap to the oracles")
+    e.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    e.set_defaults(func=cmd_evaluate)
+
+    q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
+    q.add_argument("--n", type=int, default=1000, help="environments per scenario")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", default="runs/quickstart", help="output folder (a new one if it exists)")
+    q.set_defaults(func=cmd_quickstart)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except io.InputError as e:
+        print(f"contractjax: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

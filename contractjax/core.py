@@ -1,0 +1,130 @@
+"""Scenario-independent contract theory: IR/IC slacks, feasibility, minimal payments.
+
+Everything here is a pure function of arrays for *one* environment; batch with `jax.vmap`.
+
+Conventions (SPEC §2):
+
+* ``U[k, n]`` is the utility of an agent of type ``k`` who takes the item designed for type ``n``.
+* IR slack of type ``k`` is ``U[k, k]``; IC slack of the pair ``(k, n)`` is ``U[k, k] - U[k, n]``
+  (the diagonal is 0, i.e. trivially satisfied).
+* A constraint holds when ``slack >= -TOL * scale`` with ``scale = max(1, |utilities involved|)``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+#: Relative feasibility tolerance of SPEC §2: slack >= -TOL * max(1, |utilities involved|).
+TOL = 1e-6
+
+
+class Constraints(NamedTuple):
+    """Named groups of constraint slacks and their scales (same shapes, any shapes).
+
+    ``slack[name] >= -TOL * scale[name]`` means the constraint holds.
+    """
+
+    slack: dict[str, Array]
+    scale: dict[str, Array]
+
+
+def ir_ic(U: Array, prefix: str = "") -> Constraints:
+    """IR and all-pairs IC slacks from the utility matrix ``U[k, n]`` (any number of types)."""
+    own = jnp.diagonal(U)
+    ic = own[:, None] - U
+    ic_scale = jnp.maximum(1.0, jnp.maximum(jnp.abs(own)[:, None], jnp.abs(U)))
+    return Constraints(
+        slack={prefix + "IR": own, prefix + "IC": ic},
+        scale={prefix + "IR": jnp.maximum(1.0, jnp.abs(own)), prefix + "IC": ic_scale},
+    )
+
+
+def merge(*groups: Constraints) -> Constraints:
+    """Concatenate several named constraint groups (names must be distinct)."""
+    slack: dict[str, Array] = {}
+    scale: dict[str, Array] = {}
+    for g in groups:
+        slack.update(g.slack)
+        scale.update(g.scale)
+    return Constraints(slack, scale)
+
+
+def flat(c: Constraints) -> tuple[Array, Array]:
+    """All slacks and scales of a constraint set as two flat vectors."""
+    names = sorted(c.slack)
+    slack = jnp.concatenate([jnp.ravel(c.slack[n]) for n in names])
+    scale = jnp.concatenate([jnp.ravel(c.scale[n]) for n in names])
+    return slack, scale
+
+
+def violations(c: Constraints) -> Array:
+    """Per-constraint violation ``max(0, -slack)``, counted as 0 inside the tolerance."""
+    slack, scale = flat(c)
+    return jnp.where(slack >= -TOL * scale, 0.0, -slack)
+
+
+def feasible(c: Constraints) -> Array:
+    """True when every IR and IC constraint holds within the tolerance."""
+    return jnp.all(violations(c) == 0.0)
+
+
+def max_violation(c: Constraints) -> Array:
+    """Largest IR/IC violation (0 when feasible)."""
+    return jnp.max(violations(c))
+
+
+def scaled_violation(c: Constraints) -> Array:
+    """Sum of ``max(0, -slack) / scale``: a smooth-ish penalty for training and solvers."""
+    slack, scale = flat(c)
+    return jnp.sum(jax.nn.relu(-slack / scale))
+
+
+def minimal_payments(cost: Array, weight: Array | None = None) -> Array:
+    """Smallest payments that make an allocation feasible, for quasi-linear agents.
+
+    Agent ``k`` taking item ``n`` gets ``weight[k] * (R[n] - cost[k, n])`` (``weight > 0``;
+    dividing by it changes no constraint), so IR reads ``R[k] >= cost[k, k]`` and IC reads
+    ``R[k] >= R[n] + cost[k, k] - cost[k, n]``. The least solution is the longest-path fixed
+    point from the IR "source" (Bellman–Ford in the (max, +) semiring, ``K - 1`` rounds); it exists
+    iff the allocation is implementable (no positive cycle). Check implementability by
+    evaluating the constraints of the returned menu. This is the generic form of the papers'
+    closed forms (binding IR of the lowest type and binding local downward IC).
+    """
+    del weight  # payments are invariant to positive per-type scaling of utility
+    K = cost.shape[0]
+    own = jnp.diagonal(cost)
+    gain = own[:, None] - cost  # extra payment type k needs over item n's payment
+
+    def relax(R: Array, _: None) -> tuple[Array, None]:
+        return jnp.maximum(own, jnp.max(R[None, :] + gain, axis=1)), None
+
+    R, _ = jax.lax.scan(relax, own, None, length=max(K - 1, 1))
+    return R
+
+
+def isotonic(y: Array, w: Array) -> Array:
+    """Weighted isotonic (non-decreasing) regression of ``y`` by the max–min formula.
+
+    ``ŷ_i = max_{j<=i} min_{l>=i} mean_w(y_j..y_l)``; O(K²) memory, exact, jit/vmap friendly —
+    meant for the handful of contract types, not long vectors. Used for ironing: for separable
+    objectives ``Σ_i w_i (y_i G(x_i) - x_i)`` with concave ``G`` the optimum under ``x_1 <= … <= x_K``
+    is the unconstrained optimum evaluated at the ironed ``ŷ`` (Robertson, Wright & Dykstra 1988,
+    Thm 1.5.1; Myerson's ironing).
+    """
+    K = y.shape[0]
+    cw = jnp.concatenate([jnp.zeros(1, w.dtype), jnp.cumsum(w)])
+    cwy = jnp.concatenate([jnp.zeros(1, y.dtype), jnp.cumsum(w * y)])
+    j = jnp.arange(K)[:, None]
+    l = jnp.arange(K)[None, :]
+    mean = (cwy[l + 1] - cwy[j]) / jnp.where(l >= j, cw[l + 1] - cw[j], 1.0)
+    big = jnp.finfo(y.dtype).max
+    # inner[j, i] = min_{l >= i} mean[j, l] (only l >= j is valid)
+    m = jnp.where(l >= j, mean, big)
+    inner = jax.lax.cummin(m, axis=1, reverse=True)
+    i = jnp.arange(K)[None, :]
+    return jnp.max(jnp.where(j <= i, inner, -big), axis=0)

@@ -1,0 +1,87 @@
+"""The scenario interface: a bundle of pure functions plus field metadata.
+
+A scenario module defines functions on *one* environment ``env`` (a dict of arrays named as in
+SPEC §6) and *one* menu (likewise); the library vmaps them. Shapes are set by the integer
+dimension fields (``K`` for dt/agent/aigc, ``M`` and ``N`` for twin), which must be the same
+for every environment of a batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from contractjax.core import Constraints
+
+Array = jax.Array
+Env = dict[str, Array]
+Menu = dict[str, Array]
+#: A field's shape, as names of dimension fields: () scalar, ("K",), ("K", "K"), ("M", "N"), ...
+Shape = tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scenario:
+    """One contract model. All callables are pure and operate on a single environment.
+
+    Attributes:
+      name: registry name (``dt``, ``agent``, ``aigc``, ``twin``).
+      dims: integer env fields that set array shapes (constant within a batch).
+      env_fields / menu_fields: field name -> shape (in dimension names), in file order.
+      defaults: sampler settings; a pair ``(lo, hi)`` is a uniform draw, a number a constant.
+      sample: ``(key, dims, config) -> env``; draws one environment (types sorted ascending).
+      check: ``(env: dict of numpy arrays, batched) -> None``; raises ``ValueError`` naming the
+        field on values outside the model's domain (unsorted types, bad probabilities, ...).
+      state: ``env -> 1-D array``; the fixed-size observation the policy sees.
+      action_size: ``dims -> int``.
+      action_to_menu: ``(env, a) -> menu``; bounded, differentiable, ``a`` in ``[-1, 1]^d``.
+      menu_to_action: ``(env, menu) -> a``; inverse of ``action_to_menu`` where one exists.
+      constraints: ``(env, menu) -> Constraints``; *all* IR/IC slacks.
+      principal_utility / agents_utility: ``(env, menu) -> scalar``.
+      paper_reward: ``(env, menu, a) -> scalar``; the reward exactly as the paper trains on.
+      payments: ``(env, menu) -> menu``; the paper's closed-form optimal payments for the menu's
+        efforts (the payment fields of the input are ignored).
+      oracle: ``(env, info) -> menu``; the exact optimum, ``info`` in {"asymmetric", "complete"}.
+      random_menu: ``(key, env) -> menu``; a random *feasible* menu (baseline).
+      greedy_menu: optional ``env -> menu`` baseline (TWIN's greedy contract).
+    """
+
+    name: str
+    description: str
+    dims: tuple[str, ...]
+    env_fields: Mapping[str, Shape]
+    menu_fields: Mapping[str, Shape]
+    defaults: Mapping[str, Any]
+    sample: Callable[..., Env]
+    check: Callable[[Mapping[str, np.ndarray]], None]
+    state: Callable[[Env], Array]
+    action_size: Callable[[Mapping[str, int]], int]
+    action_to_menu: Callable[[Env, Array], Menu]
+    menu_to_action: Callable[[Env, Menu], Array]
+    constraints: Callable[[Env, Menu], Constraints]
+    principal_utility: Callable[[Env, Menu], Array]
+    agents_utility: Callable[[Env, Menu], Array]
+    paper_reward: Callable[[Env, Menu, Array], Array]
+    payments: Callable[[Env, Menu], Menu]
+    oracle: Callable[[Env, str], Menu]
+    random_menu: Callable[[Array, Env], Menu]
+    greedy_menu: Callable[[Env], Menu] | None = None
+
+    def shape_of(self, field: str, dims: Mapping[str, int], menu: bool = False) -> tuple[int, ...]:
+        """Concrete per-environment shape of a field for the given dimension values."""
+        spec = (self.menu_fields if menu else self.env_fields)[field]
+        return tuple(int(dims[d]) for d in spec)
+
+
+def config_with(defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict:
+    """Sampler settings with overrides; an unknown key is an error naming it."""
+    cfg = dict(defaults)
+    for k, v in (overrides or {}).items():
+        if k not in cfg:
+            raise ValueError(f"sampler setting '{k}' is unknown; known settings: {sorted(cfg)}")
+        cfg[k] = tuple(v) if isinstance(v, list) else v
+    return cfg

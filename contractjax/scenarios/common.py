@@ -1,0 +1,103 @@
+"""Small helpers shared by scenario modules: type draws, input checks, box transforms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+
+
+def draw_types(key: Array, ranges: Sequence[Sequence[float]], K: int) -> Array:
+    """Draw ``K`` sorted type values.
+
+    ``ranges`` lists one ``(lo, hi)`` per type (the papers' settings are for their default K).
+    When its length differs from ``K``, the ``K`` values are drawn uniformly from the hull of the
+    ranges, ``[min lo, max hi]``, then sorted (a documented extension beyond the papers).
+    """
+    r = np.asarray(ranges, dtype=float).reshape(-1, 2)
+    if r.shape[0] == K:
+        u = jax.random.uniform(key, (K,))
+        x = r[:, 0] + u * (r[:, 1] - r[:, 0])
+    else:
+        x = jax.random.uniform(key, (K,), minval=r[:, 0].min(), maxval=r[:, 1].max())
+    return jnp.sort(x)
+
+
+def uniform_or_const(key: Array, spec: Any, shape: tuple[int, ...] = ()) -> Array:
+    """Draw a sampler setting: a pair ``(lo, hi)`` is uniform on ``[lo, hi]``, a number is fixed."""
+    if isinstance(spec, tuple | list):
+        lo, hi = spec
+        return jax.random.uniform(key, shape, minval=lo, maxval=hi)
+    return jnp.full(shape, spec, dtype=jnp.result_type(float))
+
+
+def dirichlet(key: Array, n: int, alpha: float = 1.0, shape: tuple[int, ...] = ()) -> Array:
+    """Dirichlet(alpha) probability vector(s) of length ``n`` (SPEC §3: flat, alpha = 1).
+
+    The flat case is normalized exponentials: same law as ``jax.random.dirichlet`` but without
+    its gamma rejection sampler, which takes seconds to compile.
+    """
+    if alpha == 1.0:
+        x = jax.random.exponential(key, (*shape, n))
+        return x / jnp.sum(x, axis=-1, keepdims=True)
+    return jax.random.dirichlet(key, jnp.full((n,), alpha), shape=shape)
+
+
+def box(a: Array, hi: Array, lo: Array | float = 0.0) -> Array:
+    """Affine map of ``a`` in ``[-1, 1]`` onto ``[lo, hi]`` (clipped), differentiable inside."""
+    a = jnp.clip(a, -1.0, 1.0)
+    return lo + (hi - lo) * (a + 1.0) / 2.0
+
+
+def unbox(x: Array, hi: Array, lo: Array | float = 0.0) -> Array:
+    """Inverse of :func:`box` on ``[lo, hi]``."""
+    return jnp.clip(2.0 * (x - lo) / (hi - lo) - 1.0, -1.0, 1.0)
+
+
+# ---------------------------------------------------------------- input checks (numpy, batched)
+
+
+def fail(field: str, problem: str, fix: str) -> None:
+    raise ValueError(f"field '{field}': {problem}; {fix}")
+
+
+def check_positive(env: Mapping[str, np.ndarray], *fields: str, allow_zero: bool = False) -> None:
+    for f in fields:
+        x = np.asarray(env[f])
+        bad = (x < 0) if allow_zero else (x <= 0)
+        if np.any(bad):
+            i = int(np.argwhere(bad.reshape(len(x), -1).any(axis=1))[0, 0])
+            sign = "non-negative" if allow_zero else "positive"
+            fail(f, f"must be {sign} (environment {i} has {x[i].tolist()})", f"give {sign} values")
+
+
+def check_sorted(env: Mapping[str, np.ndarray], *fields: str, axis: int = -1) -> None:
+    for f in fields:
+        d = np.diff(np.asarray(env[f]), axis=axis)
+        if np.any(d < 0):
+            i = int(np.argwhere((d < 0).reshape(len(d), -1).any(axis=1))[0, 0])
+            fail(f, f"types must be sorted ascending (environment {i} is not)",
+                 "sort the types and permute their probabilities the same way")
+
+
+def check_probabilities(env: Mapping[str, np.ndarray], field: str, axes: Any = -1) -> None:
+    x = np.asarray(env[field])
+    if np.any(x < 0):
+        fail(field, "probabilities must be non-negative", "give values in [0, 1]")
+    s = x.sum(axis=axes)
+    if np.any(np.abs(s - 1.0) > 1e-6):
+        i = int(np.argwhere(np.abs(s - 1.0).reshape(len(s), -1) > 1e-6)[0, 0])
+        fail(field, f"probabilities must sum to 1 (environment {i} sums to {s.reshape(len(s), -1)[i].tolist()})",
+             "normalize them")
+
+
+def check_integer(env: Mapping[str, np.ndarray], *fields: str) -> None:
+    for f in fields:
+        x = np.asarray(env[f])
+        if np.any(x != np.round(x)) or np.any(x < 1):
+            fail(f, "must be a positive whole number", "give an integer >= 1")

@@ -1,0 +1,194 @@
+"""DT — IIoT sensing-data contracts for digital twins (SPEC §3.1; seeds 000/002).
+
+Type-``k`` device taking item ``(s, r)``: ``u_k = ρ ψ_k r − c s − c0`` (seed 000 eq. 4).
+DT server: ``U = M Σ_k q_k (ϑ g(s_k) − r_k)``, ``g(s) = s^(1−β)/(1−β)`` (β-fairness; ``log s`` at
+β = 1). With ``w_k = 1/(ρ ψ_k)`` the optimal payments bind IR of type 1 and the local downward IC:
+``r_1 = w_1 (c s_1 + c0)``, ``r_k = r_{k−1} + c w_k (s_k − s_{k−1})``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from contractjax import core
+from contractjax.scenarios import common
+from contractjax.scenarios.base import Env, Menu, Scenario
+
+Array = jax.Array
+
+DEFAULTS = {
+    "M": 10.0,
+    "K": 2,
+    "psi": [(50.0, 100.0), (200.0, 250.0)],
+    "c": (25.0, 35.0),
+    "c0": 0.01,
+    "vartheta": (10.0, 15.0),
+    "rho": 0.6,
+    "beta": 0.5,
+    "dirichlet": 1.0,
+}
+#: Action box: s_max = MARGIN · (complete-information data size of the best type).
+MARGIN = 1.25
+
+
+def g(env: Env, s: Array) -> Array:
+    """β-fairness valuation of data size ``s`` (seed 000 eq. 6)."""
+    b = env["beta"]
+    s = jnp.maximum(s, 0.0)
+    safe_b = jnp.where(b == 1.0, 0.5, b)
+    return jnp.where(b == 1.0, jnp.log(jnp.maximum(s, 1e-300)), s ** (1.0 - safe_b) / (1.0 - safe_b))
+
+
+def _w(env: Env) -> Array:
+    return 1.0 / (env["rho"] * env["psi"])
+
+
+def utility_matrix(env: Env, menu: Menu) -> Array:
+    """``U[k, n] = ρ ψ_k r_n − c s_n − c0``."""
+    return env["rho"] * env["psi"][:, None] * menu["r"][None, :] - env["c"] * menu["s"][None, :] - env["c0"]
+
+
+def constraints(env: Env, menu: Menu) -> core.Constraints:
+    return core.ir_ic(utility_matrix(env, menu))
+
+
+def principal_utility(env: Env, menu: Menu) -> Array:
+    return env["M"] * jnp.sum(env["q"] * (env["vartheta"] * g(env, menu["s"]) - menu["r"]))
+
+
+def agents_utility(env: Env, menu: Menu) -> Array:
+    return jnp.sum(env["q"] * jnp.diagonal(utility_matrix(env, menu)))
+
+
+def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
+    """The papers train on the DT server's utility (seed 000 eq. 8 as the reward)."""
+    del a
+    return principal_utility(env, menu)
+
+
+def payments(env: Env, menu: Menu) -> Menu:
+    """Closed-form payments: binding IR of type 1 and binding local downward IC (SPEC §3.1)."""
+    w, c, s = _w(env), env["c"], menu["s"]
+    inc = c * w * jnp.diff(s, prepend=0.0)
+    r = jnp.cumsum(inc) + w[0] * env["c0"]
+    return {"s": s, "r": r}
+
+
+def s_complete(env: Env) -> Array:
+    """Complete-information data sizes: ``ϑ g'(s) = c w_k`` ⇒ ``s_k = (ϑ / (c w_k))^(1/β)``."""
+    return (env["vartheta"] / (env["c"] * _w(env))) ** (1.0 / env["beta"])
+
+
+def s_max(env: Env) -> Array:
+    """Upper end of the data-size box: no optimal menu asks more than the best type's
+    complete-information data size; ``MARGIN`` leaves room above it."""
+    return MARGIN * s_complete(env)[-1]
+
+
+def r_max(env: Env) -> Array:
+    """Upper end of the payment box: the lowest type's full cost of the largest data size."""
+    w = _w(env)
+    return w[0] * (env["c"] * s_max(env) + env["c0"])
+
+
+def oracle(env: Env, info: str = "asymmetric") -> Menu:
+    """Exact optimum.
+
+    Asymmetric information: substituting the closed-form payments, the objective is
+    ``Σ_i [q_i ϑ g(s_i) − a_i s_i] − c0 w_1`` with virtual cost ``a_i = c (w_i Q_i − w_{i+1} Q_{i+1})``,
+    ``Q_i = Σ_{k≥i} q_k`` (> 0 because ``w`` decreases). The unconstrained optimum is
+    ``s_i = (ϑ q_i / a_i)^(1/β)``; ironing (weighted isotonic regression of ``q_i / a_i`` with
+    weights ``a_i``) enforces ``s_1 ≤ … ≤ s_K``. Complete information: IR binds per type.
+    """
+    w, c = _w(env), env["c"]
+    if info == "complete":
+        s = s_complete(env)
+        return {"s": s, "r": w * (c * s + env["c0"])}
+    q = env["q"]
+    Q = jnp.cumsum(q[::-1])[::-1]
+    wQ = w * Q
+    a = c * (wQ - jnp.append(wQ[1:], 0.0))
+    y = core.isotonic(q / a, a)
+    s = (env["vartheta"] * y) ** (1.0 / env["beta"])
+    return payments(env, {"s": s, "r": s})
+
+
+def random_menu(key: Array, env: Env) -> Menu:
+    """Sorted uniform data sizes in the action box, closed-form payments plus a random rent
+    ``δ ≥ 0`` added to every payment (shifts every type's utility of every item by ``ρ ψ_k δ``,
+    so IC is kept and IR gains slack)."""
+    k1, k2 = jax.random.split(key)
+    K = env["psi"].shape[0]
+    s = jnp.sort(jax.random.uniform(k1, (K,)) * s_max(env))
+    m = payments(env, {"s": s, "r": s})
+    delta = jax.random.uniform(k2) * 0.1 * jnp.mean(m["r"])
+    return {"s": s, "r": m["r"] + delta}
+
+
+def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
+    K = int(dims["K"])
+    ks = jax.random.split(key, 4)
+    ones = jnp.ones(())
+    return {
+        "M": config["M"] * ones,
+        "K": K * ones,
+        "c": common.uniform_or_const(ks[0], config["c"]),
+        "c0": config["c0"] * ones,
+        "vartheta": common.uniform_or_const(ks[1], config["vartheta"]),
+        "rho": config["rho"] * ones,
+        "beta": config["beta"] * ones,
+        "q": common.dirichlet(ks[2], K, config["dirichlet"]),
+        "psi": common.draw_types(ks[3], config["psi"], K),
+    }
+
+
+def check(env: Mapping[str, np.ndarray]) -> None:
+    common.check_integer(env, "M", "K")
+    common.check_positive(env, "c", "vartheta", "rho", "beta", "psi")
+    common.check_positive(env, "c0", allow_zero=True)
+    common.check_sorted(env, "psi")
+    common.check_probabilities(env, "q")
+
+
+def state(env: Env) -> Array:
+    """``e = (M, K, c, c0, ϑ, q_1..q_K, ψ_1..ψ_K)`` (SPEC §3.1)."""
+    head = jnp.stack([env["M"], env["K"], env["c"], env["c0"], env["vartheta"]])
+    return jnp.concatenate([head, env["q"], env["psi"]])
+
+
+def action_to_menu(env: Env, a: Array) -> Menu:
+    """``a = (a_s[K], a_r[K])`` in ``[-1, 1]``, mapped affinely onto ``[0, s_max] × [0, r_max]``."""
+    K = env["psi"].shape[0]
+    return {"s": common.box(a[:K], s_max(env)), "r": common.box(a[K:], r_max(env))}
+
+
+def menu_to_action(env: Env, menu: Menu) -> Array:
+    return jnp.concatenate([common.unbox(menu["s"], s_max(env)), common.unbox(menu["r"], r_max(env))])
+
+
+SCENARIO = Scenario(
+    name="dt",
+    description="IIoT sensing-data sharing for digital twins (seeds 000/002)",
+    dims=("K",),
+    env_fields={"M": (), "K": (), "c": (), "c0": (), "vartheta": (), "rho": (), "beta": (),
+                "q": ("K",), "psi": ("K",)},
+    menu_fields={"s": ("K",), "r": ("K",)},
+    defaults=DEFAULTS,
+    sample=sample,
+    check=check,
+    state=state,
+    action_size=lambda dims: 2 * int(dims["K"]),
+    action_to_menu=action_to_menu,
+    menu_to_action=menu_to_action,
+    constraints=constraints,
+    principal_utility=principal_utility,
+    agents_utility=agents_utility,
+    paper_reward=paper_reward,
+    payments=payments,
+    oracle=oracle,
+    random_menu=random_menu,
+)
