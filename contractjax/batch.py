@@ -46,9 +46,18 @@ def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[s
         d[k] = int(v)
     with jax.enable_x64(True):
         keys = jax.random.split(jax.random.PRNGKey(seed), n)
-        fn = jax.jit(jax.vmap(lambda k: sc.sample(k, d, cfg)))
-        env = _chunked(fn, keys)
+        env = _chunked(_sampler(sc, tuple(sorted(d.items())), _frozen(cfg)), keys)
     return {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
+
+
+def _frozen(cfg: Mapping[str, Any]) -> tuple:
+    return tuple(sorted((k, tuple(map(tuple, v)) if isinstance(v, list) else v) for k, v in cfg.items()))
+
+
+@functools.cache
+def _sampler(sc: Scenario, dims: tuple, cfg: tuple):
+    d, c = dict(dims), dict(cfg)
+    return jax.jit(jax.vmap(lambda k: sc.sample(k, d, c)))
 
 
 def _chunked(fn, *args):
@@ -62,6 +71,11 @@ def _chunked(fn, *args):
 
 def _to64(tree: Mapping[str, Any]) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v, dtype=jnp.float64) for k, v in tree.items()}
+
+
+@functools.cache
+def _vmapped(fn):
+    return jax.jit(jax.vmap(fn))
 
 
 @functools.cache
@@ -111,7 +125,7 @@ def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 
         e = _to64(envs)
         n = next(iter(e.values())).shape[0]
         keys = jax.random.split(jax.random.PRNGKey(seed), n)
-        menus = _chunked(jax.jit(jax.vmap(sc.random_menu)), keys, e)
+        menus = _chunked(_vmapped(sc.random_menu), keys, e)
     return {k: np.asarray(v) for k, v in menus.items()}
 
 
@@ -121,7 +135,7 @@ def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:
     if sc.greedy_menu is None:
         raise ValueError(f"scenario '{sc.name}' has no greedy baseline")
     with jax.enable_x64(True):
-        menus = _chunked(jax.jit(jax.vmap(sc.greedy_menu)), _to64(envs))
+        menus = _chunked(_vmapped(sc.greedy_menu), _to64(envs))
     return {k: np.asarray(v) for k, v in menus.items()}
 
 

@@ -1,0 +1,86 @@
+"""Generic contract core: slacks, feasibility, isotonic regression, minimal payments."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from contractjax import core
+
+
+def test_ir_ic_by_hand():
+    # type 0 gets 1 from its item and 3 from item 1: IC(0,1) violated by 2
+    U = jnp.array([[1.0, 3.0], [-0.5, 2.0]])
+    c = core.ir_ic(U)
+    np.testing.assert_allclose(c.slack["IR"], [1.0, 2.0])
+    np.testing.assert_allclose(c.slack["IC"], [[0.0, -2.0], [2.5, 0.0]])
+    assert not bool(core.feasible(c))
+    assert float(core.max_violation(c)) == 2.0
+
+
+def test_tolerance_is_relative_to_scale():
+    big = 1e4
+    U = jnp.array([[0.0, -1.0], [big - 5e-3, big]])  # IR of type 0 exactly 0
+    assert bool(core.feasible(core.ir_ic(U)))
+    # IC slack -5e-3 with utilities of 1e4: scale 1e4 -> tolerance 1e-2 -> still feasible
+    U2 = jnp.array([[0.0, -1.0], [big + 5e-3, big]])
+    assert bool(core.feasible(core.ir_ic(U2)))
+    # the same absolute violation at scale 1 is not
+    U3 = jnp.array([[0.0, 5e-3], [0.0, 1.0]])
+    assert not bool(core.feasible(core.ir_ic(U3)))
+    assert abs(float(core.max_violation(core.ir_ic(U3))) - 5e-3) < 1e-8
+
+
+def _pav(y, w):
+    """Reference pool-adjacent-violators."""
+    blocks = []
+    for yi, wi in zip(y, w, strict=True):
+        blocks.append([yi * wi, wi, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, ww, n = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += ww
+            blocks[-1][2] += n
+    out = []
+    for s, ww, n in blocks:
+        out += [s / ww] * n
+    return np.array(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    y=hnp.arrays(np.float64, st.integers(1, 7), elements=st.floats(-100, 100)),
+    data=st.data(),
+)
+def test_isotonic_matches_pav(y, data):
+    w = data.draw(hnp.arrays(np.float64, y.shape, elements=st.floats(0.01, 10)))
+    with jax.enable_x64(True):
+        got = np.asarray(core.isotonic(jnp.asarray(y), jnp.asarray(w)))
+    np.testing.assert_allclose(got, _pav(y, w), rtol=1e-9, atol=1e-9)
+    assert np.all(np.diff(got) >= -1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cost_rates=hnp.arrays(np.float64, st.integers(2, 6), elements=st.floats(0.1, 10), unique=True),
+    efforts=st.data(),
+)
+def test_minimal_payments_single_crossing(cost_rates, efforts):
+    """With cost[k, n] = w_k x_n (w decreasing in k) and x increasing, minimal payments are the
+    binding local-downward chain, and the menu is feasible with IR_1 and local IC binding."""
+    w = np.sort(cost_rates)[::-1]
+    K = len(w)
+    x = np.sort(efforts.draw(hnp.arrays(np.float64, K, elements=st.floats(0, 100))))
+    with jax.enable_x64(True):
+        cost = jnp.asarray(w[:, None] * x[None, :])
+        R = np.asarray(core.minimal_payments(cost))
+        chain = np.cumsum(w * np.diff(x, prepend=0.0))
+        np.testing.assert_allclose(R, chain, rtol=1e-9, atol=1e-9)
+        U = jnp.asarray(R[None, :] - w[:, None] * x[None, :])
+        c = core.ir_ic(U)
+        assert bool(core.feasible(c))
+        assert abs(float(c.slack["IR"][0])) < 1e-9
+        for k in range(1, K):
+            assert abs(float(c.slack["IC"][k, k - 1])) < 1e-7

@@ -1,0 +1,117 @@
+"""Properties every scenario must have (run over the whole registry)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import contractjax as cj
+from contractjax import core, io
+from tests.conftest import ALL
+
+N_BIG = 2000  # environments per scenario for the batch properties
+
+
+@pytest.fixture(scope="module", params=ALL)
+def case(request):
+    name = request.param
+    sc = cj.scenarios.get(name)
+    envs = cj.sample_envs(name, N_BIG, seed=123)
+    asym = cj.oracle(name, envs, "asymmetric")
+    comp = cj.oracle(name, envs, "complete")
+    return sc, envs, asym, comp
+
+
+def test_sampler_output_passes_validation(case):
+    sc, envs, _, _ = case
+    io.validate_envs(sc, envs)
+
+
+def test_oracle_menus_feasible(case):
+    sc, envs, asym, _ = case
+    ev = cj.evaluate(sc, envs, asym)
+    assert ev["feasible"].mean() == 1.0, f"{sc.name}: worst violation {ev['max_violation'].max()}"
+    assert np.all(ev["max_violation"] == 0.0)
+
+
+def test_complete_info_bounds_asymmetric(case):
+    sc, envs, asym, comp = case
+    ua = cj.evaluate(sc, envs, asym)["principal_utility"]
+    ev = cj.evaluate(sc, envs, comp)
+    uc = ev["principal_utility"]
+    assert np.all(uc >= ua - 1e-6 * np.maximum(1, np.abs(ua)))
+    # the complete-information menu satisfies every IR (IC is dropped)
+    assert np.all(ev["slacks"]["IR"] >= -1e-6 * np.maximum(1, np.abs(uc))[:, None]) or sc.name == "agent"
+
+
+def test_oracle_beats_best_of_many_random_feasible_menus(case):
+    sc, envs, asym, _ = case
+    n = 300
+    sub = {k: v[:n] for k, v in envs.items()}
+    ua = cj.evaluate(sc, sub, {k: v[:n] for k, v in asym.items()})["principal_utility"]
+    best = np.full(n, -np.inf)
+    for seed in range(64):
+        m = cj.random_menus(sc, sub, seed=seed)
+        ev = cj.evaluate(sc, sub, m)
+        assert ev["feasible"].all(), f"{sc.name}: random_menu produced an infeasible menu"
+        best = np.maximum(best, ev["principal_utility"])
+    assert np.all(ua >= best - 1e-6 * np.maximum(1, np.abs(ua)))
+
+
+def test_closed_form_payments_reproduce_oracle_and_bind(case):
+    """The papers' closed-form payments, applied to the oracle's efforts, give the oracle menu."""
+    sc, envs, asym, _ = case
+    with jax.enable_x64(True):
+        e = {k: jnp.asarray(v) for k, v in envs.items()}
+        m = {k: jnp.asarray(v) for k, v in asym.items()}
+        paid = jax.vmap(sc.payments)(e, m)
+    for k in sc.menu_fields:
+        np.testing.assert_allclose(np.asarray(paid[k]), asym[k], rtol=1e-9, atol=1e-9)
+
+
+def test_action_roundtrip(case):
+    sc, envs, asym, _ = case
+    with jax.enable_x64(True):
+        e = {k: jnp.asarray(v[:200]) for k, v in envs.items()}
+        key = jax.random.PRNGKey(0)
+        d = sc.action_size(io.dims_of(sc, envs))
+        a = jax.random.uniform(key, (200, d), minval=-1, maxval=1, dtype=jnp.float64)
+        menu = jax.vmap(sc.action_to_menu)(e, a)
+        back = jax.vmap(sc.menu_to_action)(e, menu)
+        np.testing.assert_allclose(np.asarray(back), np.asarray(a), atol=1e-9)
+        st = jax.vmap(sc.state)(e)
+        assert st.ndim == 2 and st.shape[0] == 200 and np.all(np.isfinite(np.asarray(st)))
+
+
+def test_oracle_menu_lies_in_action_box(case):
+    """The optimum is reachable by the policy: its action is strictly inside [-1, 1]."""
+    sc, envs, asym, _ = case
+    with jax.enable_x64(True):
+        e = {k: jnp.asarray(v) for k, v in envs.items()}
+        m = {k: jnp.asarray(v) for k, v in asym.items()}
+        a = np.asarray(jax.vmap(sc.menu_to_action)(e, m))
+        back = jax.vmap(sc.action_to_menu)(e, jnp.asarray(a))
+    for k in sc.menu_fields:
+        np.testing.assert_allclose(np.asarray(back[k]), asym[k], rtol=1e-9, atol=1e-9)
+
+
+def test_paper_reward_finite(case):
+    sc, envs, asym, _ = case
+    ev = cj.evaluate(sc, envs, asym)
+    assert np.all(np.isfinite(ev["paper_reward"]))
+    assert np.all(np.isfinite(ev["agents_utility"]))
+
+
+def test_float32_path_runs(case):
+    """Training runs these functions in float32 under jit: they must trace and stay finite."""
+    sc, envs, asym, _ = case
+    e = {k: jnp.asarray(v[:64], jnp.float32) for k, v in envs.items()}
+    m = {k: jnp.asarray(v[:64], jnp.float32) for k, v in asym.items()}
+
+    @jax.jit
+    def f(e, m):
+        c = jax.vmap(sc.constraints)(e, m)
+        return jax.vmap(sc.principal_utility)(e, m), jax.vmap(core.scaled_violation)(c)
+
+    u, v = f(e, m)
+    assert u.dtype == jnp.float32 and np.all(np.isfinite(np.asarray(u))) and np.all(np.isfinite(np.asarray(v)))
