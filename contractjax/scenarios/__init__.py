@@ -28,9 +28,9 @@ def get(name: str) -> Scenario:
 
 
 def _register_builtin() -> None:
-    from contractjax.scenarios import dt
+    from contractjax.scenarios import aigc, dt
 
-    for mod in (dt,):
+    for mod in (dt, aigc):
         register(mod.SCENARIO)
 
 

@@ -1,8 +1,9 @@
 """DT — IIoT sensing-data contracts for digital twins (SPEC §3.1; seeds 000/002).
 
-Type-``k`` device taking item ``(s, r)``: ``u_k = ρ ψ_k r − c s − c0`` (seed 000 eq. 4).
-DT server: ``U = M Σ_k q_k (ϑ g(s_k) − r_k)``, ``g(s) = s^(1−β)/(1−β)`` (β-fairness; ``log s`` at
-β = 1). With ``w_k = 1/(ρ ψ_k)`` the optimal payments bind IR of type 1 and the local downward IC:
+Type-``k`` device taking item ``(s, r)``: ``u_k = ρ ψ_k r − c s − c0`` (seed 000 eq. 1).
+DT server: ``U = M Σ_k q_k (ϑ g(s_k) − r_k)`` (eq. 3), ``g(s) = s^(1−β)/(1−β)`` (eq. 2, β-fairness;
+β = 0 makes the problem unbounded, so β must lie in (0, 1]; β = 1 is read as ``g = log s``).
+IR eq. (4), IC eq. (5). With ``w_k = 1/(ρ ψ_k)`` the optimal payments bind IR of type 1 and the local downward IC:
 ``r_1 = w_1 (c s_1 + c0)``, ``r_k = r_{k−1} + c w_k (s_k − s_{k−1})``.
 """
 
@@ -36,7 +37,7 @@ MARGIN = 1.25
 
 
 def g(env: Env, s: Array) -> Array:
-    """β-fairness valuation of data size ``s`` (seed 000 eq. 6)."""
+    """β-fairness valuation of data size ``s`` (seed 000 eq. 2)."""
     b = env["beta"]
     s = jnp.maximum(s, 0.0)
     safe_b = jnp.where(b == 1.0, 0.5, b)
@@ -150,6 +151,8 @@ def check(env: Mapping[str, np.ndarray]) -> None:
     common.check_integer(env, "M", "K")
     common.check_positive(env, "c", "vartheta", "rho", "beta", "psi")
     common.check_positive(env, "c0", allow_zero=True)
+    if np.any(np.asarray(env["beta"]) > 1.0):
+        common.fail("beta", "must lie in (0, 1] (β = 0 makes the optimal data size unbounded)", "give 0 < beta <= 1")
     common.check_sorted(env, "psi")
     common.check_probabilities(env, "q")
 
