@@ -33,15 +33,22 @@ class Constraints(NamedTuple):
     scale: dict[str, Array]
 
 
+def ir(U: Array, name: str = "IR") -> Constraints:
+    """IR slacks ``U[k, k]`` from the utility matrix ``U[k, n]``."""
+    own = jnp.diagonal(U)
+    return Constraints({name: own}, {name: jnp.maximum(1.0, jnp.abs(own))})
+
+
+def ic(U: Array, name: str = "IC") -> Constraints:
+    """All-pairs IC slacks ``U[k, k] − U[k, n]`` (diagonal 0) from the utility matrix ``U[k, n]``."""
+    own = jnp.diagonal(U)
+    scale = jnp.maximum(1.0, jnp.maximum(jnp.abs(own)[:, None], jnp.abs(U)))
+    return Constraints({name: own[:, None] - U}, {name: scale})
+
+
 def ir_ic(U: Array, prefix: str = "") -> Constraints:
     """IR and all-pairs IC slacks from the utility matrix ``U[k, n]`` (any number of types)."""
-    own = jnp.diagonal(U)
-    ic = own[:, None] - U
-    ic_scale = jnp.maximum(1.0, jnp.maximum(jnp.abs(own)[:, None], jnp.abs(U)))
-    return Constraints(
-        slack={prefix + "IR": own, prefix + "IC": ic},
-        scale={prefix + "IR": jnp.maximum(1.0, jnp.abs(own)), prefix + "IC": ic_scale},
-    )
+    return merge(ir(U, prefix + "IR"), ic(U, prefix + "IC"))
 
 
 def merge(*groups: Constraints) -> Constraints:

@@ -21,7 +21,7 @@ def run(capsys, *argv):
 def test_json_npz_roundtrip(tmp_path, name):
     sc = cj.scenarios.get(name)
     envs = cj.sample_envs(name, 7, seed=3)
-    menus = cj.oracle(name, envs)
+    menus = cj.random_menus(name, envs)
     rec = {"scenario": name, "fields": io.env_record(sc, envs), "menus": menus,
            "feasible": np.ones(7, bool), "max_violation": np.zeros(7)}
     io.write(tmp_path / "a.json", rec)

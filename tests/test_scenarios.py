@@ -9,14 +9,16 @@ import contractjax as cj
 from contractjax import core, io
 from tests.conftest import ALL
 
-N_BIG = 2000  # environments per scenario for the batch properties
+#: Environments per scenario for the batch properties (TWIN's multi-start oracle is the slow one;
+#: scripts/check_oracles.py runs 10,000 per scenario).
+N_BIG = {"dt": 2000, "agent": 2000, "aigc": 2000, "twin": 400}
 
 
 @pytest.fixture(scope="module", params=ALL)
 def case(request):
     name = request.param
     sc = cj.scenarios.get(name)
-    envs = cj.sample_envs(name, N_BIG, seed=123)
+    envs = cj.sample_envs(name, N_BIG[name], seed=123)
     asym = cj.oracle(name, envs, "asymmetric")
     comp = cj.oracle(name, envs, "complete")
     return sc, envs, asym, comp
@@ -40,8 +42,10 @@ def test_complete_info_bounds_asymmetric(case):
     ev = cj.evaluate(sc, envs, comp)
     uc = ev["principal_utility"]
     assert np.all(uc >= ua - 1e-6 * np.maximum(1, np.abs(ua)))
-    # the complete-information menu satisfies every IR (IC is dropped)
-    assert np.all(ev["slacks"]["IR"] >= -1e-6 * np.maximum(1, np.abs(uc))[:, None]) or sc.name == "agent"
+    # the complete-information menu satisfies every IR (IC is dropped), within the tolerance
+    for name, slack in ev["slacks"].items():
+        if name.startswith("IR"):
+            assert slack.min() >= -1e-6 * max(1.0, float(np.abs(uc).max())), name
 
 
 def test_oracle_beats_best_of_many_random_feasible_menus(case):

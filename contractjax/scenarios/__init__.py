@@ -28,9 +28,9 @@ def get(name: str) -> Scenario:
 
 
 def _register_builtin() -> None:
-    from contractjax.scenarios import aigc, dt
+    from contractjax.scenarios import agent, aigc, dt, twin
 
-    for mod in (dt, aigc):
+    for mod in (dt, agent, aigc, twin):
         register(mod.SCENARIO)
 
 

@@ -66,9 +66,14 @@ def agents_utility(env: Env, menu: Menu) -> Array:
 
 
 def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
-    """The papers train on the DT server's utility (seed 000 eq. 8 as the reward)."""
+    """The DT server's utility (eq. 3) when every IR and IC holds, else 0.
+
+    Neither DT paper prints its reward (eq. 11 only names ``R(e, Ω)``); the text says the DT server
+    "obtains more rewards", and the same authors' AIGC paper (eq. 57) zeroes infeasible menus, so
+    this is the inferred reading (a project decision, README)."""
     del a
-    return principal_utility(env, menu)
+    ok = core.feasible(constraints(env, menu))
+    return jnp.where(ok, principal_utility(env, menu), 0.0)
 
 
 def payments(env: Env, menu: Menu) -> Menu:

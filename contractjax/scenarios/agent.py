@@ -1,0 +1,308 @@
+"""AGENT — two-period dynamic contracts for federated AI-agent construction (SPEC §3.2; seed 001).
+
+Edge server (ES) utility per period (eq. 6, 9): ``u = θ R − c T − E`` with per-round cost
+``c = σ ρ_n Υ^Cre f²`` and fixed cost ``E = σ (ς Υ^Per D^Fea f² + P_n D^Agent / r_nc)``.
+Model quality ``Q(T) = 1 − 2^(−T (2 − Lδ) δ ε / 2)`` (eqs. 41–42; eq. 1 prints ``2 − L``, which makes
+quality negative — SPEC decision). Cloud: ``U = U¹ + β U²`` with
+``U¹ = Σ_k p¹_k N (α Q(T¹_k) − R¹_k) − σ E_C`` and
+``U² = Σ_k p¹_k Σ_j P[k, j] N (α Q(T²_{k,j}) − R²_{k,j}) − σ E_C``.
+
+Menus are general: the second-period menu may depend on the first-period report ``k``
+(``T2[k, j], R2[k, j]``); the paper's ``2K`` action is the case of equal rows.
+
+Constraints (all evaluated directly): IR in both periods, IC in period 2 within every row,
+and the intertemporal IC (eq. 37) in period 1 — a type-``k`` ES that reports ``k'`` gets row ``k'``
+in period 2 while its second-period type is still drawn from its true row ``P[k, ·]``; there it
+takes whichever item of row ``k'`` is best for it (the truthful item when row ``k'`` is IC).
+
+Decisions (README): Theorem 4's printed ``Φ_j`` uses ``(1/θ²_j − 1/θ²_{l+1})`` and leaves the local
+IIC slack; the derivation (and the paper's eq. B-7) gives ``(1/θ²_l − 1/θ²_{l+1})``, which is what
+:func:`payments` implements (it binds the local downward IIC exactly). Table I's "10–23" is
+``ς = 1e-23``; MB are 8e6 bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from contractjax import core
+from contractjax.scenarios import common
+from contractjax.scenarios.base import Env, Menu, Scenario
+
+Array = jax.Array
+
+DEFAULTS = {
+    "N": 6.0,
+    "K": 2,
+    "theta1": [(15.0, 20.0), (20.0, 25.0)],
+    "theta2": [(15.0, 20.0), (20.0, 25.0)],
+    "sigma": (0.5, 1.0),
+    "P_n_dbm": (20.0, 33.0),  # drawn in dBm, stored in W: 1e-3 · 10^(dBm/10)
+    "r_nc_mbps": (1.0, 3.0),  # drawn in Mbit/s, stored in bit/s
+    "E_C": (20.0, 25.0),  # J
+    "alpha": 200.0,  # paper studies {200, 250}
+    "beta": 0.5,  # paper studies {0, 0.5, 1}
+    "lam": 0.01,
+    "delta": 0.02,
+    "L": 8.0,
+    "epsilon": 2.0,
+    "varsigma": 1e-23,  # Table I prints "10–23"
+    "Upsilon_per": 100.0,  # cycles/bit
+    "D_fea": 8e6,  # 1 MB in bits
+    "f": 64e6,  # 64 MHz in Hz
+    "rho_n": 1e-16,
+    "Upsilon_cre": 120.0,  # cycles/bit
+    "D_agent": 8e7,  # 10 MB in bits
+    "dirichlet": 1.0,
+}
+#: Action box for rounds: T in [0, T_MAX]; the complete-information optimum over the default box
+#: is at most ~73 rounds.
+T_MAX = 100.0
+#: Payment box: R in [0, MARGIN · (c T_MAX + E) / min θ].
+MARGIN = 1.25
+
+
+def rate(env: Env) -> Array:
+    """Quality exponent per round ``(2 − Lδ) δ ε / 2`` (0.0368 with Table I)."""
+    return (2.0 - env["L"] * env["delta"]) * env["delta"] * env["epsilon"] / 2.0
+
+
+def quality(env: Env, T: Array) -> Array:
+    """``Q(T) = 1 − 2^(−rate · T)`` (eqs. 1, 41–42 with ``2 − Lδ``)."""
+    return 1.0 - jnp.exp2(-rate(env) * T)
+
+
+def unit_cost(env: Env) -> Array:
+    """Per-round training cost ``c = σ ρ_n Υ^Cre f²`` (eq. 3)."""
+    return env["sigma"] * env["rho_n"] * env["Upsilon_cre"] * env["f"] ** 2
+
+
+def fixed_cost(env: Env) -> Array:
+    """Per-period fixed cost ``E = σ (ς Υ^Per D^Fea f² + P_n D^Agent / r_nc)`` (eqs. 2, 4)."""
+    return env["sigma"] * (env["varsigma"] * env["Upsilon_per"] * env["D_fea"] * env["f"] ** 2
+                           + env["P_n"] * env["D_agent"] / env["r_nc"])
+
+
+def period1_matrix(env: Env, menu: Menu) -> Array:
+    """``u1[k, n] = θ¹_k R¹_n − c T¹_n − E``."""
+    return env["theta1"][:, None] * menu["R1"][None, :] - unit_cost(env) * menu["T1"][None, :] - fixed_cost(env)
+
+
+def period2_tensor(env: Env, menu: Menu) -> Array:
+    """``u2[m, j, l] = θ²_j R²_{m,l} − c T²_{m,l} − E``: second-period type ``j`` taking item ``l``
+    of the menu offered after first-period report ``m``."""
+    c, E = unit_cost(env), fixed_cost(env)
+    return env["theta2"][None, :, None] * menu["R2"][:, None, :] - c * menu["T2"][:, None, :] - E
+
+
+def intertemporal_matrix(env: Env, menu: Menu) -> Array:
+    """``W[k, k']``: expected two-period utility of a true first-period type ``k`` reporting ``k'``
+    (eq. 37). The diagonal uses the designed items; off the diagonal the deviator takes its best
+    item of row ``k'``."""
+    u1 = period1_matrix(env, menu)
+    u2 = period2_tensor(env, menu)
+    best = jnp.max(u2, axis=2)  # [m, j]
+    own = jnp.diagonal(u2, axis1=1, axis2=2)  # [m, j] = u2[m, j, j]
+    beta, P = env["beta"], env["P"]
+    W = u1 + beta * P @ best.T
+    diag = jnp.diagonal(u1) + beta * jnp.sum(P * own, axis=1)
+    K = u1.shape[0]
+    return jnp.where(jnp.eye(K, dtype=bool), diag[:, None], W)
+
+
+def constraints(env: Env, menu: Menu) -> core.Constraints:
+    u2 = period2_tensor(env, menu)
+    period2 = jax.vmap(lambda U: core.merge(core.ir(U, "IR2"), core.ic(U, "IC2")))(u2)
+    return core.merge(core.ir(period1_matrix(env, menu), "IR1"), period2,
+                      core.ic(intertemporal_matrix(env, menu), "IIC"))
+
+
+def period_utilities(env: Env, menu: Menu) -> tuple[Array, Array]:
+    """Cloud utilities ``(U¹, U²)`` (eqs. 41–42, with the report-dependent second period)."""
+    N, a, p1, P = env["N"], env["alpha"], env["p1"], env["P"]
+    overhead = env["sigma"] * env["E_C"]
+    U1 = jnp.sum(p1 * N * (a * quality(env, menu["T1"]) - menu["R1"])) - overhead
+    U2 = jnp.sum(p1[:, None] * P * N * (a * quality(env, menu["T2"]) - menu["R2"])) - overhead
+    return U1, U2
+
+
+def principal_utility(env: Env, menu: Menu) -> Array:
+    U1, U2 = period_utilities(env, menu)
+    return U1 + env["beta"] * U2
+
+
+def agents_utility(env: Env, menu: Menu) -> Array:
+    """Expected two-period utility of one ES, weighted by first-period type probabilities."""
+    return jnp.sum(env["p1"] * jnp.diagonal(intertemporal_matrix(env, menu)))
+
+
+def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
+    """Eq. (46): ``U¹ + β U² − λ Σ_i ã_i²`` with ``ã`` the raw (denoised) action."""
+    return principal_utility(env, menu) - env["lam"] * jnp.sum(a**2)
+
+
+def payments(env: Env, menu: Menu) -> Menu:
+    """Theorem 2 in every second-period row (binding IR of the lowest type and local downward IC)
+    and Theorem 4 in period 1 with the corrected ``Φ`` (binding IR¹ of type 1 and local downward
+    IIC): ``R¹_k = R¹_{k−1} + c (T¹_k − T¹_{k−1})/θ¹_k + (β/θ¹_k) Σ_j P[k, j] (w_{k−1, j} − w_{k, j})``
+    where ``w_{m, j}`` is the second-period rent of type ``j`` in row ``m``."""
+    c, E = unit_cost(env), fixed_cost(env)
+    th1, th2, T1, T2 = env["theta1"], env["theta2"], menu["T1"], menu["T2"]
+    R2 = E / th2[0] + jnp.cumsum(c * jnp.diff(T2, axis=1, prepend=0.0) / th2[None, :], axis=1)
+    m2 = {"T1": T1, "R1": T1, "T2": T2, "R2": R2}
+    w = jnp.diagonal(period2_tensor(env, m2), axis1=1, axis2=2)  # rents w[m, j]
+    w_prev = jnp.concatenate([w[:1], w[:-1]])
+    phi = env["beta"] / th1 * jnp.sum(env["P"] * (w_prev - w), axis=1)  # 0 for k = 1
+    inc = c * jnp.diff(T1, prepend=0.0) / th1 + phi
+    inc = inc.at[0].add(E / th1[0])
+    return {"T1": T1, "R1": jnp.cumsum(inc), "T2": T2, "R2": R2}
+
+
+def _static_rounds(env: Env, q: Array, theta: Array) -> Array:
+    """Optimal rounds of a static screening problem (IR of type 1 and local downward IC binding):
+    maximize ``Σ_i [q_i α Q(T_i) − c v_i T_i]`` with virtual cost weights
+    ``v_i = Q̄_i/θ_i − Q̄_{i+1}/θ_{i+1}`` (``Q̄_i = Σ_{j≥i} q_j``), under ``0 <= T_1 <= … <= T_K``.
+    First-order condition ``q_i α r ln2 2^(−r T) = c v_i``; ironing pools ``y_i = q_i α/(c v_i)``
+    with weights ``c v_i``; the bound ``T >= 0`` is a clip of the pooled solution."""
+    c, r = unit_cost(env), rate(env)
+    Qbar = jnp.cumsum(q[::-1])[::-1]
+    x = Qbar / theta
+    v = x - jnp.append(x[1:], 0.0)
+    y = core.isotonic(q * env["alpha"] / (c * v), c * v)
+    return jnp.maximum(0.0, jnp.log2(y * r * jnp.log(2.0)) / r)
+
+
+def oracle(env: Env, info: str = "asymmetric") -> Menu:
+    """Exact optimum over the paper's menus (one second-period menu for every report).
+
+    With equal rows the β terms of the intertemporal IC cancel (eq. 37), so the problem splits
+    into two static screening problems: period 1 with ``(p¹, θ¹)`` and period 2 with
+    ``(p² = p¹ P, θ²)``; each has the closed-form rounds of :func:`_static_rounds` and the
+    payments of Theorems 2 and 4. Complete information: per type
+    ``T = log2(α r ln2 θ / c)/r`` (clipped at 0) and ``R = (c T + E)/θ``.
+
+    Report-dependent second-period menus can do better than this in some environments (the
+    correlation in ``P`` lets period-2 payments screen period-1 types); the library evaluates
+    such menus exactly but this oracle does not search them (README, "AGENT").
+    """
+    K = env["theta1"].shape[0]
+    c, E, r = unit_cost(env), fixed_cost(env), rate(env)
+    if info == "complete":
+        def rounds(th):
+            return jnp.maximum(0.0, jnp.log2(env["alpha"] * r * jnp.log(2.0) * th / c) / r)
+
+        T1, t2 = rounds(env["theta1"]), rounds(env["theta2"])
+        T2 = jnp.broadcast_to(t2, (K, K))
+        return {"T1": T1, "R1": (c * T1 + E) / env["theta1"], "T2": T2, "R2": (c * T2 + E) / env["theta2"][None, :]}
+    T1 = _static_rounds(env, env["p1"], env["theta1"])
+    t2 = _static_rounds(env, env["p1"] @ env["P"], env["theta2"])
+    return payments(env, {"T1": T1, "R1": T1, "T2": jnp.broadcast_to(t2, (K, K)), "R2": None})
+
+
+def random_menu(key: Array, env: Env) -> Menu:
+    """Random sorted rounds in ``[0, T_MAX]``, one second-period menu for all reports, closed-form
+    payments plus a random rent added to every payment of a period (IC and IIC kept)."""
+    K = env["theta1"].shape[0]
+    k1, k2, k3 = jax.random.split(key, 3)
+    T1 = jnp.sort(jax.random.uniform(k1, (K,))) * T_MAX
+    t2 = jnp.sort(jax.random.uniform(k2, (K,))) * T_MAX
+    m = payments(env, {"T1": T1, "R1": T1, "T2": jnp.broadcast_to(t2, (K, K)), "R2": None})
+    d1, d2 = jax.random.uniform(k3, (2,)) * 0.1 * _r_max(env) / MARGIN
+    return m | {"R1": m["R1"] + d1, "R2": m["R2"] + d2}
+
+
+def _r_max(env: Env) -> Array:
+    th = jnp.minimum(env["theta1"][0], env["theta2"][0])
+    return MARGIN * (unit_cost(env) * T_MAX + fixed_cost(env)) / th
+
+
+_CONSTANTS = ("N", "alpha", "beta", "lam", "delta", "L", "epsilon", "varsigma", "Upsilon_per", "D_fea", "f",
+              "rho_n", "Upsilon_cre", "D_agent")
+
+
+def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
+    K = int(dims["K"])
+    ks = jax.random.split(key, 8)
+    one = jnp.ones(())
+    u = common.uniform_or_const
+    env = {k: config[k] * one for k in _CONSTANTS}
+    env |= {
+        "K": K * one,
+        "sigma": u(ks[0], config["sigma"]),
+        "P_n": 10.0 ** (u(ks[1], config["P_n_dbm"]) / 10.0) * 1e-3,
+        "r_nc": u(ks[2], config["r_nc_mbps"]) * 1e6,
+        "E_C": u(ks[3], config["E_C"]),
+        "p1": common.dirichlet(ks[4], K, config["dirichlet"]),
+        "theta1": common.draw_types(ks[5], config["theta1"], K),
+        "theta2": common.draw_types(ks[6], config["theta2"], K),
+        "P": common.dirichlet(ks[7], K, config["dirichlet"], shape=(K,)),
+    }
+    return {k: env[k] for k in SCENARIO.env_fields}
+
+
+def check(env: Mapping[str, np.ndarray]) -> None:
+    common.check_integer(env, "N", "K")
+    common.check_positive(env, "sigma", "P_n", "r_nc", "alpha", "delta", "L", "epsilon", "f", "rho_n",
+                          "Upsilon_cre", "theta1", "theta2")
+    common.check_positive(env, "E_C", "beta", "lam", "varsigma", "Upsilon_per", "D_fea", "D_agent", allow_zero=True)
+    if np.any(np.asarray(env["L"]) * np.asarray(env["delta"]) >= 2.0):
+        common.fail("delta", "must be below 2/L so that quality grows with training rounds (2 − Lδ > 0)",
+                    "give delta < 2/L")
+    common.check_sorted(env, "theta1", "theta2")
+    common.check_probabilities(env, "p1")
+    common.check_probabilities(env, "P", axes=-1)
+
+
+def state(env: Env) -> Array:
+    """Eq. (44) ``(N, K, σ, P_n, r_nc, E_C, p¹, θ¹, θ², P)`` (size ``6 + 3K + K²``) followed by
+    ``α, β`` (constants of the paper's runs; in the state so that studies over them can be
+    learned by one policy). ``P_n`` and ``r_nc`` enter in dBm and Mbit/s to keep magnitudes sane."""
+    head = jnp.stack([env["N"], env["K"], env["sigma"], 10.0 * jnp.log10(env["P_n"] * 1e3), env["r_nc"] / 1e6,
+                      env["E_C"]])
+    return jnp.concatenate([head, env["p1"], env["theta1"], env["theta2"], env["P"].reshape(-1),
+                            jnp.stack([env["alpha"], env["beta"]])])
+
+
+def action_to_menu(env: Env, a: Array) -> Menu:
+    """``a = (T1[K], R1[K], T2[K·K], R2[K·K])`` in ``[-1, 1]`` onto ``[0, T_MAX]`` and ``[0, R_max]``."""
+    K = env["theta1"].shape[0]
+    rm = _r_max(env)
+    s = np.cumsum([0, K, K, K * K, K * K])
+    return {"T1": common.box(a[s[0]:s[1]], T_MAX), "R1": common.box(a[s[1]:s[2]], rm),
+            "T2": common.box(a[s[2]:s[3]], T_MAX).reshape(K, K), "R2": common.box(a[s[3]:s[4]], rm).reshape(K, K)}
+
+
+def menu_to_action(env: Env, menu: Menu) -> Array:
+    rm = _r_max(env)
+    return jnp.concatenate([common.unbox(menu["T1"], T_MAX), common.unbox(menu["R1"], rm),
+                            common.unbox(menu["T2"].reshape(-1), T_MAX), common.unbox(menu["R2"].reshape(-1), rm)])
+
+
+SCENARIO = Scenario(
+    name="agent",
+    description="two-period dynamic contracts for federated AI-agent construction (seed 001)",
+    dims=("K",),
+    env_fields={"N": (), "K": (), "sigma": (), "P_n": (), "r_nc": (), "E_C": (), "alpha": (), "beta": (), "lam": (),
+                "delta": (), "L": (), "epsilon": (), "varsigma": (), "Upsilon_per": (), "D_fea": (), "f": (),
+                "rho_n": (), "Upsilon_cre": (), "D_agent": (), "p1": ("K",), "theta1": ("K",), "theta2": ("K",),
+                "P": ("K", "K")},
+    menu_fields={"T1": ("K",), "R1": ("K",), "T2": ("K", "K"), "R2": ("K", "K")},
+    defaults=DEFAULTS,
+    sample=sample,
+    check=check,
+    state=state,
+    action_size=lambda dims: 2 * int(dims["K"]) + 2 * int(dims["K"]) ** 2,
+    action_to_menu=action_to_menu,
+    menu_to_action=menu_to_action,
+    constraints=constraints,
+    principal_utility=principal_utility,
+    agents_utility=agents_utility,
+    paper_reward=paper_reward,
+    payments=payments,
+    oracle=oracle,
+    random_menu=random_menu,
+)

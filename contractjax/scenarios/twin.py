@@ -1,0 +1,348 @@
+"""TWIN — multi-dimensional PT contracts for AI-twin migration (SPEC §3.4; seed 004).
+
+An RSU of type ``(m, n)`` (bandwidth cost type ``θ_m``, computation cost type ``σ_n``) taking the item
+of type ``(p, q)`` gets ``V = R_pq − b_pq²/θ_m − f_pq²/σ_n`` (eqs. 14, 25). The AV gets, from
+type ``(m, n)``, ``U = α M − β D − R`` (eq. 21) with immersion ``M = r · t`` (eq. 19),
+rate ``r = b ln(1 + p g / (b N0))`` (eq. 17), rendering ``t = ln(D v (ζ1 S b + ζ2 μ f²) / T_th)``
+(eq. 18) and latency ``D = c d b`` (eq. 20); the principal maximizes
+``Σ H(Q_mn) v(U_mn)`` with Prelec weighting ``H(P) = exp(−(−ln P)^w_alpha)`` (eq. 2) and the PT
+value ``v`` of eq. (23).
+
+Decisions (README "TWIN constants"):
+
+* Constants the paper does not give — chosen so that every type's optimum is interior with
+  utilities of order 10–1000 over the whole default box: ``α = 0.2``, ``β = 1``,
+  ``ζ1 = ζ2 = 0.5``, ``μ = 1``, ``c = 1e-3`` per MHz per metre, ``d ~ U[100, 500]`` m,
+  ``T_th = D v`` (so ``t = ln(ζ1 S b + ζ2 μ f²)``), ``δ± = 1``, ``w_alpha = 1`` (eq. 24 has no
+  weighting). With ``α <= 0.1`` or ``T_th = 10 D v`` the low corners of the box have their optimum at
+  ``b = f = 0``.
+* Units: ``b`` in MHz, ``f`` in units of 0.1 GHz, ``p`` in W, ``g`` a linear power gain, ``N0`` the
+  noise power per MHz (``−95 dBm/Hz`` → ``3.162e-7`` W/MHz), so that the SNR is ``p g / (b N0)``.
+* ``t = ln(max(x, 1))``: no immersion below the rendering threshold (the printed log would go
+  negative there and make immersion negative); identical to eq. (18) wherever ``x >= 1``.
+* Theorem 1's rents violate IC for the edge types (``m = 1`` or ``n = 1``) and Lemma 5 omits the
+  anti-diagonal pairs, so payments are the *least* rents that satisfy every IR and IC
+  (:func:`contractjax.core.minimal_payments`); this equals Theorem 1 for type (M, N).
+* The policy's state adds the per-type channel ``p, g, d`` and ``S`` to eq. (37)'s, which omits
+  them although the optimum depends on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from contractjax import core
+from contractjax.scenarios import common
+from contractjax.scenarios.base import Env, Menu, Scenario
+
+Array = jax.Array
+
+DBM = lambda x: 10.0 ** (np.asarray(x) / 10.0) * 1e-3  # dBm -> W
+DB = lambda x: 10.0 ** (np.asarray(x) / 10.0)  # dB -> linear power ratio
+
+DEFAULTS = {
+    "L": 5.0,
+    "M": 2,
+    "N": 2,
+    "theta": [(10.0, 100.0), (100.0, 200.0)],
+    "sigma": [(10.0, 100.0), (100.0, 200.0)],
+    "U_ref": 10.0,
+    "kappa": 0.5,
+    "delta_plus": 1.0,
+    "delta_minus": 1.0,
+    "w_alpha": 1.0,
+    "alpha": 0.2,
+    "beta": 1.0,
+    "zeta1": 0.5,
+    "zeta2": 0.5,
+    "S": (1.0, 3.0),
+    "D_res": 2160.0 * 1200.0,  # pixels
+    "v_fps": 90.0,
+    "T_th": 2160.0 * 1200.0 * 90.0,  # = D v: rendering threshold
+    "N0": float(DBM(-95.0)) * 1e6,  # -95 dBm/Hz as W per MHz of bandwidth
+    "p_dbm": (20.0, 25.0),  # transmit power, drawn in dBm, stored in W
+    "g_db": (-25.0, -22.0),  # channel power gain, drawn in dB, stored linear
+    "mu": 1.0,
+    "c_lat": 1e-3,  # latency per MHz per metre
+    "d": (100.0, 500.0),  # metres
+    "dirichlet": 1.0,
+}
+#: Action box (b in MHz, f in 0.1 GHz, R): over the default box every optimum has b <= ~380,
+#: f <= ~210 and payments below ~1500.
+B_MAX, F_MAX, R_MAX = 600.0, 300.0, 3000.0
+#: Oracle: projected-Adam steps per start, and random separable starts beside the scaled
+#: complete-information ones.
+STEPS, RANDOM_STARTS = 600, 6
+CI_SCALES = (1.0, 0.85, 0.7, 0.5, 0.3)
+#: Weight of the scaled IR/IC violation in the oracle's objective (only non-implementable
+#: allocations have any).
+PENALTY = 1e4
+
+
+def _flat(x: Array) -> Array:
+    return x.reshape(-1)
+
+
+def cost_matrix(env: Env, b: Array, f: Array) -> Array:
+    """``cost[k, j] = b_j²/θ_{m_k} + f_j²/σ_{n_k}`` over flattened types ``k = m N + n``."""
+    M, N = env["theta"].shape[0], env["sigma"].shape[0]
+    inv_t = jnp.repeat(1.0 / env["theta"], N)
+    inv_s = jnp.tile(1.0 / env["sigma"], M)
+    return inv_t[:, None] * _flat(b)[None, :] ** 2 + inv_s[:, None] * _flat(f)[None, :] ** 2
+
+
+def utility_matrix(env: Env, menu: Menu) -> Array:
+    """``U[k, j] = R_j − b_j²/θ_{m_k} − f_j²/σ_{n_k}`` (eq. 25), types flattened row-major."""
+    return _flat(menu["R"])[None, :] - cost_matrix(env, menu["b"], menu["f"])
+
+
+def constraints(env: Env, menu: Menu) -> core.Constraints:
+    return core.ir_ic(utility_matrix(env, menu))
+
+
+def av_utility(env: Env, menu: Menu) -> Array:
+    """Per-type AV utility ``U_mn = α r t − β c d b − R`` (eqs. 17–21), shape ``[M, N]``."""
+    b = jnp.maximum(menu["b"], 0.0)
+    f = jnp.maximum(menu["f"], 0.0)
+    snr_b = env["p"] * env["g"] / env["N0"]  # = b · SNR
+    safe_b = jnp.maximum(b, 1e-12)
+    rate = jnp.where(b > 0, b * jnp.log1p(snr_b / safe_b), 0.0)
+    x = env["D_res"] * env["v_fps"] * (env["zeta1"] * env["S"] * b + env["zeta2"] * env["mu"] * f**2) / env["T_th"]
+    t = jnp.log(jnp.maximum(x, 1.0))
+    return env["alpha"] * rate * t - env["beta"] * env["c_lat"] * env["d"] * b - menu["R"]
+
+
+def pt_value(env: Env, u: Array) -> Array:
+    """Eq. (23) with a scalar reference point ``U_ref`` and loss aversion ``κ``."""
+    d = u - env["U_ref"]
+    gain = jnp.maximum(d, 1e-30) ** env["delta_plus"]
+    loss = env["kappa"] * jnp.maximum(-d, 1e-30) ** env["delta_minus"]
+    return jnp.where(d >= 0, gain, -loss)
+
+
+def weights(env: Env) -> Array:
+    """Prelec weighting ``H(Q) = exp(−(−ln Q)^w_alpha)`` (eq. 2); ``H(Q) = Q`` at ``w_alpha = 1``."""
+    q = jnp.clip(env["Q"], 1e-300, 1.0)
+    return jnp.where(env["Q"] > 0, jnp.exp(-((-jnp.log(q)) ** env["w_alpha"])), 0.0)
+
+
+def principal_utility(env: Env, menu: Menu) -> Array:
+    return jnp.sum(weights(env) * pt_value(env, av_utility(env, menu)))
+
+
+def agents_utility(env: Env, menu: Menu) -> Array:
+    return jnp.sum(_flat(env["Q"]) * jnp.diagonal(utility_matrix(env, menu)))
+
+
+def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
+    """Eq. (43): ``U^PT + Σ V^{mn}_{mn} + Σ_{mn} Σ_{i≠m, j≠n} (V^{mn}_{mn} − V^{ij}_{mn})`` — the
+    deviation sum taken literally over items whose *both* indices differ. Not gated on
+    feasibility, and increasing in every payment (so a policy trained on it with payments in
+    the action pays the upper bound; see README)."""
+    del a
+    M, N = env["theta"].shape[0], env["sigma"].shape[0]
+    U = utility_matrix(env, menu)
+    own = jnp.diagonal(U)
+    mi, ni = jnp.repeat(jnp.arange(M), N), jnp.tile(jnp.arange(N), M)
+    both = (mi[:, None] != mi[None, :]) & (ni[:, None] != ni[None, :])
+    dev = jnp.sum(jnp.where(both, own[:, None] - U, 0.0))
+    return principal_utility(env, menu) + jnp.sum(own) + dev
+
+
+def payments(env: Env, menu: Menu) -> Menu:
+    """Least payments that satisfy every IR and IC for the menu's ``(b, f)`` (longest path)."""
+    R = core.minimal_payments(cost_matrix(env, menu["b"], menu["f"]))
+    return {"b": menu["b"], "f": menu["f"], "R": R.reshape(menu["b"].shape)}
+
+
+def _complete_alloc(env: Env) -> tuple[Array, Array]:
+    """Per-type allocation maximizing ``U_mn`` with ``R = b²/θ_m + f²/σ_n`` (complete information;
+    ``v`` is increasing, so maximizing ``U`` maximizes ``v(U)``). Smooth, one start per type from
+    a point inside the rendering region, projected Adam with a decaying step."""
+    M, N = env["theta"].shape[0], env["sigma"].shape[0]
+    th = jnp.repeat(env["theta"], N).reshape(M, N)
+    sg = jnp.tile(env["sigma"], M).reshape(M, N)
+
+    def u(x):
+        b, f = x[: M * N].reshape(M, N), x[M * N :].reshape(M, N)
+        R = b**2 / th + f**2 / sg
+        return jnp.sum(av_utility(env, {"b": b, "f": f, "R": R}))  # separable across types
+
+    x0 = jnp.concatenate([_flat(th), _flat(sg)]) * 0.5
+    x, _ = _ascent(u, x0)
+    return x[: M * N].reshape(M, N), x[M * N :].reshape(M, N)
+
+
+def _box(x: Array) -> Array:
+    n = x.shape[0] // 2
+    return jnp.concatenate([jnp.clip(x[:n], 0.0, B_MAX), jnp.clip(x[n:], 0.0, F_MAX)])
+
+
+def _ascent(fn, x0: Array, steps: int = STEPS) -> tuple[Array, Array]:
+    """Projected Adam on the (b, f) box with a cosine-decaying step (from 2 % of the box)."""
+    n = x0.shape[0] // 2
+    scale = jnp.concatenate([jnp.full(n, B_MAX), jnp.full(n, F_MAX)])
+    sched = optax.cosine_decay_schedule(0.02, steps, alpha=1e-3)
+    opt = optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(sched))
+    vg = jax.value_and_grad(fn)
+    x0 = _box(x0)
+
+    def step(carry, _):
+        x, st, bx, bf = carry
+        fx, g = vg(x)
+        better = fx > bf
+        bx, bf = jnp.where(better, x, bx), jnp.where(better, fx, bf)
+        upd, st = opt.update(g, st)
+        return (_box(x + scale * upd), st, bx, bf), None
+
+    (x, _, bx, bf), _ = jax.lax.scan(step, (x0, opt.init(x0), x0, fn(x0)), None, length=steps)
+    fx = fn(x)
+    return jnp.where(fx > bf, x, bx), jnp.maximum(fx, bf)
+
+
+def _separable_alloc(key: Array, env: Env, hi_b: Array, hi_f: Array) -> tuple[Array, Array]:
+    """Random allocation with ``b`` depending on ``m`` only and ``f`` on ``n`` only, each sorted:
+    the 2-D screening problem splits into two 1-D ones, so it is always implementable."""
+    M, N = env["theta"].shape[0], env["sigma"].shape[0]
+    k1, k2 = jax.random.split(key)
+    bm = jnp.sort(jax.random.uniform(k1, (M,))) * hi_b
+    fn = jnp.sort(jax.random.uniform(k2, (N,))) * hi_f
+    return jnp.broadcast_to(bm[:, None], (M, N)), jnp.broadcast_to(fn[None, :], (M, N))
+
+
+def oracle(env: Env, info: str = "asymmetric") -> Menu:
+    """Optimal menu by multi-start projected ascent (the problem is non-convex).
+
+    Complete information: per type, :func:`_complete_alloc` with ``R`` = cost. Asymmetric: the
+    payments are the least rents (:func:`payments`), so the search is over ``(b, f)`` only, from
+    the complete-information allocation scaled by ``CI_SCALES`` and ``RANDOM_STARTS`` random
+    separable allocations; the objective carries a penalty on IR/IC violations (non-zero only
+    for non-implementable allocations); the best feasible end point wins.
+    """
+    M, N = env["theta"].shape[0], env["sigma"].shape[0]
+    b_ci, f_ci = _complete_alloc(env)
+    if info == "complete":
+        th = jnp.repeat(env["theta"], N).reshape(M, N)
+        sg = jnp.tile(env["sigma"], M).reshape(M, N)
+        return {"b": b_ci, "f": f_ci, "R": b_ci**2 / th + f_ci**2 / sg}
+
+    def menu_of(x):
+        return payments(env, {"b": x[: M * N].reshape(M, N), "f": x[M * N :].reshape(M, N), "R": None})
+
+    def objective(x):
+        m = menu_of(x)
+        return principal_utility(env, m) - PENALTY * core.scaled_violation(constraints(env, m))
+
+    starts = [jnp.concatenate([_flat(b_ci), _flat(f_ci)]) * s for s in CI_SCALES]
+    keys = jax.random.split(jax.random.PRNGKey(0), RANDOM_STARTS)
+    for k in keys:
+        b, f = _separable_alloc(k, env, jnp.max(b_ci), jnp.max(f_ci))
+        starts.append(jnp.concatenate([_flat(b), _flat(f)]))
+    xs, _ = jax.vmap(lambda x0: _ascent(objective, x0))(jnp.stack(starts))
+    menus = jax.vmap(menu_of)(xs)
+    feas = jax.vmap(lambda m: core.feasible(constraints(env, m)))(menus)
+    vals = jnp.where(feas, jax.vmap(lambda m: principal_utility(env, m))(menus), -jnp.inf)
+    return jax.tree.map(lambda a: a[jnp.argmax(vals)], menus)
+
+
+def greedy_menu(env: Env) -> Menu:
+    """Greedy baseline: every type gets its complete-information allocation, paid the least
+    rents that make the menu IR and IC (feasible whenever that allocation is implementable)."""
+    b, f = _complete_alloc(env)
+    return payments(env, {"b": b, "f": f, "R": None})
+
+
+def random_menu(key: Array, env: Env) -> Menu:
+    """Random separable allocation in the action box, least rents plus a random rent added to
+    every payment (shifts every type's utility of every item equally: IC kept)."""
+    k1, k2 = jax.random.split(key)
+    b, f = _separable_alloc(k1, env, B_MAX / 2, F_MAX / 2)
+    m = payments(env, {"b": b, "f": f, "R": None})
+    return m | {"R": m["R"] + jax.random.uniform(k2) * 0.1 * jnp.mean(m["R"])}
+
+
+def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
+    M, N = int(dims["M"]), int(dims["N"])
+    ks = jax.random.split(key, 8)
+    one = jnp.ones(())
+    env = {k: config[k] * one for k in ("L", "U_ref", "kappa", "delta_plus", "delta_minus", "w_alpha", "alpha",
+                                          "beta", "zeta1", "zeta2", "D_res", "v_fps", "T_th", "N0")}
+    u = common.uniform_or_const
+    env |= {
+        "M": M * one,
+        "N": N * one,
+        "S": u(ks[0], config["S"]),
+        "p": 10.0 ** (u(ks[1], config["p_dbm"], (M, N)) / 10.0) * 1e-3,
+        "g": 10.0 ** (u(ks[2], config["g_db"], (M, N)) / 10.0),
+        "mu": u(ks[3], config["mu"], (M, N)),
+        "c_lat": u(ks[4], config["c_lat"], (M, N)),
+        "d": u(ks[5], config["d"], (M, N)),
+        "Q": common.dirichlet(ks[6], M * N, config["dirichlet"]).reshape(M, N),
+    }
+    kt, ks_ = jax.random.split(ks[7])
+    env["theta"] = common.draw_types(kt, config["theta"], M)
+    env["sigma"] = common.draw_types(ks_, config["sigma"], N)
+    return {k: env[k] for k in SCENARIO.env_fields}
+
+
+def check(env: Mapping[str, np.ndarray]) -> None:
+    common.check_integer(env, "M", "N")
+    common.check_positive(env, "theta", "sigma", "S", "D_res", "v_fps", "T_th", "N0", "p", "g", "mu",
+                          "w_alpha", "delta_plus", "delta_minus")
+    common.check_positive(env, "L", "kappa", "alpha", "beta", "zeta1", "zeta2", "c_lat", "d", allow_zero=True)
+    common.check_sorted(env, "theta", "sigma")
+    common.check_probabilities(env, "Q", axes=(-2, -1))
+
+
+def state(env: Env) -> Array:
+    """Eq. (37) ``(L, M, N, U_ref, Q, θ, σ)`` plus ``S`` and the per-type ``p, g, d`` (decision
+    in the module docstring: the optimum depends on them)."""
+    head = jnp.stack([env["L"], env["M"], env["N"], env["U_ref"], env["S"]])
+    return jnp.concatenate([head, _flat(env["Q"]), env["theta"], env["sigma"],
+                            _flat(env["p"]), _flat(env["g"]), _flat(env["d"])])
+
+
+def action_to_menu(env: Env, a: Array) -> Menu:
+    """``a = (a_b[MN], a_f[MN], a_R[MN])`` in ``[-1, 1]`` onto ``[0, B_MAX] × [0, F_MAX] × [0, R_MAX]``."""
+    shape = env["Q"].shape
+    k = shape[0] * shape[1]
+    return {"b": common.box(a[:k], B_MAX).reshape(shape), "f": common.box(a[k:2 * k], F_MAX).reshape(shape),
+            "R": common.box(a[2 * k:], R_MAX).reshape(shape)}
+
+
+def menu_to_action(env: Env, menu: Menu) -> Array:
+    return jnp.concatenate([common.unbox(_flat(menu["b"]), B_MAX), common.unbox(_flat(menu["f"]), F_MAX),
+                            common.unbox(_flat(menu["R"]), R_MAX)])
+
+
+_MN = ("M", "N")
+SCENARIO = Scenario(
+    name="twin",
+    description="multi-dimensional PT contracts for embodied AI-twin migration (seed 004)",
+    dims=("M", "N"),
+    env_fields={"L": (), "M": (), "N": (), "U_ref": (), "kappa": (), "delta_plus": (), "delta_minus": (),
+                "w_alpha": (), "alpha": (), "beta": (), "zeta1": (), "zeta2": (), "S": (), "D_res": (),
+                "v_fps": (), "T_th": (), "N0": (), "p": _MN, "g": _MN, "mu": _MN, "c_lat": _MN, "d": _MN,
+                "Q": _MN, "theta": ("M",), "sigma": ("N",)},
+    menu_fields={"b": _MN, "f": _MN, "R": _MN},
+    defaults=DEFAULTS,
+    sample=sample,
+    check=check,
+    state=state,
+    action_size=lambda dims: 3 * int(dims["M"]) * int(dims["N"]),
+    action_to_menu=action_to_menu,
+    menu_to_action=menu_to_action,
+    constraints=constraints,
+    principal_utility=principal_utility,
+    agents_utility=agents_utility,
+    paper_reward=paper_reward,
+    payments=payments,
+    oracle=oracle,
+    random_menu=random_menu,
+    greedy_menu=greedy_menu,
+)
