@@ -51,3 +51,53 @@ def projected_ascent(
     fx = f(x)
     better = fx > best_f
     return jnp.where(better, x, best_x), jnp.where(better, fx, best_f)
+
+
+def interior_point(
+    f: Callable[[Array], Array],
+    A: Array,
+    b: Array,
+    x0: Array,
+    iters: int = 60,
+    centering: float = 0.1,
+    mu_min: float = 1e-11,
+) -> Array:
+    """Maximize a smooth concave ``f`` subject to ``A x <= b`` by a primal–dual interior-point
+    method (infeasible start, fixed iteration count so that it vmaps and jits).
+
+    Newton steps on the perturbed KKT system ``∇(−f) + Aᵀλ = 0``, ``A x + s = b``,
+    ``s ∘ λ = μ``, reduced to ``(H + Aᵀ diag(λ/s) A) dx = …``; fraction-to-the-boundary step
+    lengths keep ``s, λ > 0``; ``μ`` shrinks by ``centering`` per step down to ``mu_min`` (below
+    it the reduced system becomes too ill-conditioned; a non-finite step is not taken). Rows of ``A`` should be
+    scaled to unit norm and ``H = −∇²f`` plus the constraint term must be positive definite.
+    """
+    m = A.shape[0]
+    grad = jax.grad(lambda x: -f(x))
+    hess = jax.hessian(lambda x: -f(x))
+    s0 = jnp.maximum(b - A @ x0, 1.0)
+    lam0 = jnp.ones(m, x0.dtype)
+
+    def step(carry, _):
+        x, s, lam = carry
+        mu = jnp.maximum(centering * jnp.dot(s, lam) / m, mu_min)
+        F1 = grad(x) + A.T @ lam
+        F2 = A @ x + s - b
+        F3 = s * lam - mu
+        D = lam / s
+        lhs = hess(x) + (A.T * D) @ A
+        rhs = -F1 - A.T @ (D * (F2 - F3 / lam))
+        dx = jnp.linalg.solve(lhs, rhs)
+        dlam = D * (A @ dx + F2 - F3 / lam)
+        ds = (-F3 - s * dlam) / lam
+
+        def max_step(v, dv):
+            ratio = jnp.where(dv < 0, -v / jnp.where(dv < 0, dv, -1.0), jnp.inf)
+            return jnp.minimum(1.0, 0.99 * jnp.min(ratio))
+
+        t = jnp.minimum(max_step(s, ds), max_step(lam, dlam))
+        new = (x + t * dx, s + t * ds, lam + t * dlam)
+        ok = jnp.all(jnp.isfinite(new[0])) & jnp.all(jnp.isfinite(new[1])) & jnp.all(jnp.isfinite(new[2]))
+        return jax.tree.map(lambda a, b_: jnp.where(ok, a, b_), new, (x, s, lam)), None
+
+    (x, _, _), _ = jax.lax.scan(step, (x0, s0, lam0), None, length=iters)
+    return x

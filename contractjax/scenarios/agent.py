@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import core
+from contractjax import core, optim
 from contractjax.scenarios import common
 from contractjax.scenarios.base import Env, Menu, Scenario
 
@@ -60,10 +60,12 @@ DEFAULTS = {
     "dirichlet": 1.0,
 }
 #: Action box for rounds: T in [0, T_MAX]; the complete-information optimum over the default box
-#: is at most ~73 rounds.
-T_MAX = 100.0
+#: is at most ~73 rounds; report-dependent second periods can go above 100.
+T_MAX = 150.0
 #: Payment box: R in [0, MARGIN · (c T_MAX + E) / min θ].
 MARGIN = 1.25
+#: Interior-point iterations of the asymmetric oracle (converges to ~1e-10 well before).
+IPM_ITERS = 60
 
 
 def rate(env: Env) -> Array:
@@ -176,18 +178,52 @@ def _static_rounds(env: Env, q: Array, theta: Array) -> Array:
     return jnp.maximum(0.0, jnp.log2(y * r * jnp.log(2.0)) / r)
 
 
+def _shared_optimum(env: Env) -> Menu:
+    """Closed-form optimum over the paper's menus (one second-period menu for every report):
+    the β terms of eq. (37) cancel, so the problem splits into two static screening problems,
+    period 1 with ``(p¹, θ¹)`` and period 2 with ``(p² = p¹ P, θ²)``."""
+    K = env["theta1"].shape[0]
+    T1 = _static_rounds(env, env["p1"], env["theta1"])
+    t2 = _static_rounds(env, env["p1"] @ env["P"], env["theta2"])
+    return payments(env, {"T1": T1, "R1": T1, "T2": jnp.broadcast_to(t2, (K, K)), "R2": None})
+
+
+def _pack(menu: Menu) -> Array:
+    return jnp.concatenate([menu["T1"], menu["T2"].reshape(-1), menu["R1"], menu["R2"].reshape(-1)])
+
+
+def _unpack(x: Array, K: int) -> Menu:
+    s = np.cumsum([0, K, K * K, K, K * K])
+    return {"T1": x[s[0]:s[1]], "T2": x[s[1]:s[2]].reshape(K, K), "R1": x[s[2]:s[3]], "R2": x[s[3]:s[4]].reshape(K, K)}
+
+
+def _linear_slacks(env: Env, x: Array) -> Array:
+    """Every IR¹, IR², IC², IIC slack and ``T >= 0`` as a function of the packed menu, linear in
+    it: in the IIC a deviator takes the designed items of the row it reports into (its best
+    items whenever IC² holds, which is among these constraints)."""
+    K = env["theta1"].shape[0]
+    m = _unpack(x, K)
+    u1, u2 = period1_matrix(env, m), period2_tensor(env, m)
+    own2 = jnp.diagonal(u2, axis1=1, axis2=2)
+    W = u1 + env["beta"] * env["P"] @ own2.T
+    W = jnp.where(jnp.eye(K, dtype=bool), (jnp.diagonal(u1) + env["beta"] * jnp.sum(env["P"] * own2, axis=1))[:, None], W)
+    off = ~np.eye(K, dtype=bool)
+    ic2 = (own2[:, :, None] - u2)[:, off]
+    iic = (jnp.diagonal(W)[:, None] - W)[off]
+    return jnp.concatenate([jnp.diagonal(u1), own2.reshape(-1), ic2.reshape(-1), iic, m["T1"], m["T2"].reshape(-1)])
+
+
 def oracle(env: Env, info: str = "asymmetric") -> Menu:
-    """Exact optimum over the paper's menus (one second-period menu for every report).
+    """Exact optimum over general menus (second-period menu may depend on the first-period report).
 
-    With equal rows the β terms of the intertemporal IC cancel (eq. 37), so the problem splits
-    into two static screening problems: period 1 with ``(p¹, θ¹)`` and period 2 with
-    ``(p² = p¹ P, θ²)``; each has the closed-form rounds of :func:`_static_rounds` and the
-    payments of Theorems 2 and 4. Complete information: per type
-    ``T = log2(α r ln2 θ / c)/r`` (clipped at 0) and ``R = (c T + E)/θ``.
-
-    Report-dependent second-period menus can do better than this in some environments (the
-    correlation in ``P`` lets period-2 payments screen period-1 types); the library evaluates
-    such menus exactly but this oracle does not search them (README, "AGENT").
+    Asymmetric: a concave objective (quality is concave in rounds, payments enter linearly)
+    under linear constraints (:func:`_linear_slacks`), i.e. a convex program, solved by the
+    primal–dual interior-point method of :func:`contractjax.optim.interior_point` from the
+    closed-form optimum over the paper's shared second-period menus (:func:`_shared_optimum`),
+    which is also returned if it is at least as good (report dependence helps when ``P``'s
+    rows differ: period-2 payments then screen period-1 types; up to ~10 % here).
+    Complete information: per type ``T = log2(α r ln2 θ / c)/r`` (clipped at 0) and
+    ``R = (c T + E)/θ``.
     """
     K = env["theta1"].shape[0]
     c, E, r = unit_cost(env), fixed_cost(env), rate(env)
@@ -198,9 +234,18 @@ def oracle(env: Env, info: str = "asymmetric") -> Menu:
         T1, t2 = rounds(env["theta1"]), rounds(env["theta2"])
         T2 = jnp.broadcast_to(t2, (K, K))
         return {"T1": T1, "R1": (c * T1 + E) / env["theta1"], "T2": T2, "R2": (c * T2 + E) / env["theta2"][None, :]}
-    T1 = _static_rounds(env, env["p1"], env["theta1"])
-    t2 = _static_rounds(env, env["p1"] @ env["P"], env["theta2"])
-    return payments(env, {"T1": T1, "R1": T1, "T2": jnp.broadcast_to(t2, (K, K)), "R2": None})
+    shared = _shared_optimum(env)
+    x0 = _pack(shared)
+    h = _linear_slacks(env, jnp.zeros_like(x0))
+    G = jax.jacfwd(lambda x: _linear_slacks(env, x))(x0)
+    norm = jnp.linalg.norm(G, axis=1)
+    A, b = -G / norm[:, None], h / norm  # slack = G x + h >= 0  <=>  A x <= b
+    x = optim.interior_point(lambda x: principal_utility(env, _unpack(x, K)), A, b, x0, iters=IPM_ITERS)
+    general = _unpack(x, K)
+    general = {k: general[k] for k in ("T1", "R1", "T2", "R2")}
+    better = core.feasible(constraints(env, general)) & (
+        principal_utility(env, general) > principal_utility(env, shared))
+    return jax.tree.map(lambda g, s_: jnp.where(better, g, s_), general, shared)
 
 
 def random_menu(key: Array, env: Env) -> Menu:
