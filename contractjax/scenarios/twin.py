@@ -77,8 +77,10 @@ DEFAULTS = {
 B_MAX, F_MAX, R_MAX = 600.0, 300.0, 3000.0
 #: Oracle: projected-Adam steps per start, and random separable starts beside the scaled
 #: complete-information ones.
-STEPS, RANDOM_STARTS = 600, 6
-CI_SCALES = (1.0, 0.85, 0.7, 0.5, 0.3)
+#: (Measured against 2,000 steps × 49 starts on 300 environments: mean shortfall 1.6e-5,
+#: largest 0.26 %; the shortfalls are other local optima, so starts buy more than steps.)
+STEPS, RANDOM_STARTS = 250, 24
+CI_SCALES = (1.0, 0.6)
 #: Weight of the scaled IR/IC violation in the oracle's objective (only non-implementable
 #: allocations have any).
 PENALTY = 1e4
