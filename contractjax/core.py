@@ -95,10 +95,10 @@ def minimal_payments(cost: Array) -> Array:
     """Smallest payments that make an allocation feasible, for quasi-linear agents.
 
     Agent ``k`` taking item ``n`` gets ``weight_k · (R[n] − cost[k, n])`` for some ``weight_k > 0``
-    (dividing by it changes no constraint, so pass ``cost`` in payment units), so IR reads ``R[k] >= cost[k, k]`` and IC reads
-    ``R[k] >= R[n] + cost[k, k] - cost[k, n]``. The least solution is the longest-path fixed
-    point from the IR "source" (Bellman–Ford in the (max, +) semiring, ``K - 1`` rounds); it exists
-    iff the allocation is implementable (no positive cycle). Check implementability by
+    (dividing by it changes no constraint, so pass ``cost`` in payment units), so IR reads
+    ``R[k] >= cost[k, k]`` and IC reads ``R[k] >= R[n] + cost[k, k] - cost[k, n]``. The least
+    solution is the longest-path fixed point from the IR "source" (Bellman–Ford in the (max, +)
+    semiring, ``K - 1`` rounds); it exists iff the allocation is implementable (no positive cycle). Check implementability by
     evaluating the constraints of the returned menu. This is the generic form of the papers'
     closed forms (binding IR of the lowest type and binding local downward IC).
     """

@@ -24,27 +24,28 @@ def projected_ascent(
     f: Callable[[Array], Array],
     x0: Array,
     project: Callable[[Array], Array],
-    lr: Array | float,
+    scale: Array | float,
     steps: int,
+    lr: float = 0.02,
 ) -> tuple[Array, Array]:
     """Maximize ``f`` over a convex set by projected Adam steps; returns the best iterate seen.
 
-    ``lr`` may be a per-coordinate array (the natural scale of each variable). The best iterate
+    Steps are ``scale · lr · adam_direction`` with ``lr`` decaying along a cosine to ``1e-3 lr``
+    (``scale``: the natural size of each variable, a scalar or per coordinate). The best iterate
     is kept because Adam need not be monotone on the non-smooth objectives of the oracles.
     """
-    opt = optax.scale_by_adam()
+    opt = optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(optax.cosine_decay_schedule(lr, steps, 1e-3)))
+    vg = jax.value_and_grad(f)
     x0 = project(x0)
-    grad = jax.value_and_grad(f)
 
     def step(carry, _):
         x, state, best_x, best_f = carry
-        fx, g = grad(x)
+        fx, g = vg(x)
         better = fx > best_f
         best_x = jnp.where(better, x, best_x)
         best_f = jnp.where(better, fx, best_f)
         upd, state = opt.update(g, state)
-        x = project(x + lr * upd)
-        return (x, state, best_x, best_f), None
+        return (project(x + scale * upd), state, best_x, best_f), None
 
     init = (x0, opt.init(x0), x0, f(x0))
     (x, _, best_x, best_f), _ = jax.lax.scan(step, init, None, length=steps)

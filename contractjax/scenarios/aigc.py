@@ -42,8 +42,9 @@ DEFAULTS = {
 #: Payment box of the action map: R in [0, MARGIN · a / (f θ_1)] (the largest payment any feasible
 #: closed-form menu needs is ``a / (f θ_1)``, the lowest type's cost of L = L_max).
 MARGIN = 1.25
-#: Polishing steps of the oracle's projected ascent (after exact vertex enumeration).
-POLISH_STEPS = 200
+#: Polishing of the oracle by projected ascent (after exact vertex enumeration): steps, and
+#: evenly spaced interior starts beside the best vertex.
+POLISH_STEPS, POLISH_STARTS = 300, 5
 #: Floor inside fractional powers so their gradients stay finite at 0 (far below any tolerance).
 TINY = 1e-30
 
@@ -169,13 +170,18 @@ def oracle(env: Env, info: str = "asymmetric") -> Menu:
         L = jnp.take_along_axis(cands, jnp.argmax(jax.vmap(u)(cands), axis=0)[None], axis=0)[0]
         return {"L": L, "R": w * L}
     x, inside = _vertices(env)
-    vals = jax.vmap(lambda L: _objective(env, L))(x)
-    vals = jnp.where(inside, vals, -jnp.inf)
-    L0 = x[jnp.argmax(vals)]
-    L, _ = optim.projected_ascent(
-        lambda L: _objective(env, L), L0, lambda L: optim.project_ordered_box(L, 0.0, Lm),
-        lr=0.01 * Lm, steps=POLISH_STEPS,
-    )
+    vals = jnp.where(inside, jax.vmap(lambda L: _objective(env, L))(x), -jnp.inf)
+    best = x[jnp.argmax(vals)]
+    # Polish from the best vertex and from interior points: with z2 < 1 or ζ± < 1 the optimum can
+    # be interior, and at L = 0 the gradient of (L/L_max)^z2 is lost (infinite slope).
+    K = env["theta"].shape[0]
+    grid = jnp.linspace(0.1, 0.9, POLISH_STARTS)[:, None] * jnp.ones(K) * Lm
+    ramp = jnp.linspace(0.2, 0.8, K) * Lm
+    starts = jnp.concatenate([best[None], (0.9 * best + 0.05 * Lm)[None], ramp[None], grid])
+    project = lambda L: optim.project_ordered_box(L, 0.0, Lm)
+    Ls, fs = jax.vmap(lambda L0: optim.projected_ascent(lambda L: _objective(env, L), L0, project, Lm,
+                                                        POLISH_STEPS))(starts)
+    L = jnp.where(fs.max() > vals.max(), Ls[jnp.argmax(fs)], best)
     return payments(env, {"L": L, "R": L})
 
 

@@ -34,9 +34,8 @@ from collections.abc import Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from contractjax import core
+from contractjax import core, optim
 from contractjax.scenarios import common
 from contractjax.scenarios.base import Env, Menu, Scenario
 
@@ -186,25 +185,10 @@ def _box(x: Array) -> Array:
 
 
 def _ascent(fn, x0: Array, steps: int = STEPS) -> tuple[Array, Array]:
-    """Projected Adam on the (b, f) box with a cosine-decaying step (from 2 % of the box)."""
+    """Projected Adam on the (b, f) box (steps from 2 % of the box, cosine-decayed)."""
     n = x0.shape[0] // 2
     scale = jnp.concatenate([jnp.full(n, B_MAX), jnp.full(n, F_MAX)])
-    sched = optax.cosine_decay_schedule(0.02, steps, alpha=1e-3)
-    opt = optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(sched))
-    vg = jax.value_and_grad(fn)
-    x0 = _box(x0)
-
-    def step(carry, _):
-        x, st, bx, bf = carry
-        fx, g = vg(x)
-        better = fx > bf
-        bx, bf = jnp.where(better, x, bx), jnp.where(better, fx, bf)
-        upd, st = opt.update(g, st)
-        return (_box(x + scale * upd), st, bx, bf), None
-
-    (x, _, bx, bf), _ = jax.lax.scan(step, (x0, opt.init(x0), x0, fn(x0)), None, length=steps)
-    fx = fn(x)
-    return jnp.where(fx > bf, x, bx), jnp.maximum(fx, bf)
+    return optim.projected_ascent(fn, x0, _box, scale, steps)
 
 
 def _separable_alloc(key: Array, env: Env, hi_b: Array, hi_f: Array) -> tuple[Array, Array]:
