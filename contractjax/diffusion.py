@@ -7,9 +7,14 @@ the reverse chain itself belongs to the solver and uses these arrays as constant
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+Array = jax.Array
 
 SCHEDULES = ("vp", "linear", "cosine")
 #: A schedule whose final ᾱ_T exceeds this leaves a visibly non-Gaussian x_T, so starting the
@@ -62,3 +67,38 @@ def schedule(kind: str, T: int, warn: bool = True) -> Schedule:
             stacklevel=2,
         )
     return Schedule(b, a, ab, sig)
+
+
+def reverse_chain(
+    eps_fn: Callable[[Array, Array], Array],
+    sched: Schedule,
+    x_T: Array,
+    noise: Array,
+) -> Array:
+    """Denoise ``x_T`` into an action by the reverse DDPM chain, as a ``lax.scan`` over steps.
+
+    ``eps_fn(x_t, t)`` predicts the noise (``t`` = 0-based step index, traced); ``noise`` holds
+    the ``T`` Gaussian draws up front (shape ``[T, *x_T.shape]``; step ``t`` uses ``noise[t]``).
+    Each step forms ``x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t``, clips it to ``[−1, 1]`` (the references'
+    action box), and takes the posterior mean
+    ``μ = √ᾱ_{t−1} β_t/(1−ᾱ_t) x̂_0 + √α_t (1−ᾱ_{t−1})/(1−ᾱ_t) x_t`` plus ``σ_t z`` (no noise
+    at the last step). Without the clip, ``μ`` equals SPEC §4.1's
+    ``(x_t − β_t/√(1−ᾱ_t) ε)/√α_t``. The result is clipped to ``[−1, 1]``.
+    """
+    T = sched.betas.shape[0]
+    ab = sched.alpha_bars
+    ab_prev = np.concatenate([[1.0], ab[:-1]])
+    c_x0 = np.sqrt(ab_prev) * sched.betas / (1.0 - ab)
+    c_xt = np.sqrt(sched.alphas) * (1.0 - ab_prev) / (1.0 - ab)
+    consts = np.stack([np.sqrt(ab), np.sqrt(1.0 - ab), c_x0, c_xt, sched.sigmas], axis=1)[::-1]
+    steps = jnp.arange(T)[::-1]
+
+    def step(x, inp):
+        t, k, z = inp
+        sab, s1ab, a0, at, sig = (k[i].astype(x.dtype) for i in range(5))
+        eps = eps_fn(x, t)
+        x0 = jnp.clip((x - s1ab * eps) / sab, -1.0, 1.0)
+        return a0 * x0 + at * x + sig * z, None
+
+    x, _ = jax.lax.scan(step, x_T, (steps, jnp.asarray(consts), noise[::-1]))
+    return jnp.clip(x, -1.0, 1.0)
