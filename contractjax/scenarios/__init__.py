@@ -8,7 +8,9 @@ _REGISTRY: dict[str, Scenario] = {}
 
 
 def register(scenario: Scenario) -> Scenario:
-    """Add a scenario under its name (a new model is a module plus this one call)."""
+    """Add a scenario under its name. A new model is a module of pure functions with the standard
+    names (``base.FUNCTIONS``), ``SCENARIO = base.from_module(globals(), name=..., ...)``, and this
+    one call."""
     _REGISTRY[scenario.name] = scenario
     return scenario
 

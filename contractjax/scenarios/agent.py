@@ -31,7 +31,7 @@ import numpy as np
 
 from contractjax import core, optim
 from contractjax.scenarios import common
-from contractjax.scenarios.base import Env, Menu, Scenario
+from contractjax.scenarios.base import Env, Menu, from_module
 
 Array = jax.Array
 
@@ -327,7 +327,8 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
                             common.unbox(menu["T2"].reshape(-1), T_MAX), common.unbox(menu["R2"].reshape(-1), rm)])
 
 
-SCENARIO = Scenario(
+SCENARIO = from_module(
+    globals(),
     name="agent",
     description="two-period dynamic contracts for federated AI-agent construction (seed 001)",
     dims=("K",),
@@ -337,17 +338,5 @@ SCENARIO = Scenario(
                 "P": ("K", "K")},
     menu_fields={"T1": ("K",), "R1": ("K",), "T2": ("K", "K"), "R2": ("K", "K")},
     defaults=DEFAULTS,
-    sample=sample,
-    check=check,
-    state=state,
     action_size=lambda dims: 2 * int(dims["K"]) + 2 * int(dims["K"]) ** 2,
-    action_to_menu=action_to_menu,
-    menu_to_action=menu_to_action,
-    constraints=constraints,
-    principal_utility=principal_utility,
-    agents_utility=agents_utility,
-    paper_reward=paper_reward,
-    payments=payments,
-    oracle=oracle,
-    random_menu=random_menu,
 )

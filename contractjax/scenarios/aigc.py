@@ -18,7 +18,7 @@ import numpy as np
 
 from contractjax import core, optim
 from contractjax.scenarios import common
-from contractjax.scenarios.base import Env, Menu, Scenario
+from contractjax.scenarios.base import Env, Menu, from_module
 
 Array = jax.Array
 
@@ -239,7 +239,8 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
     return jnp.concatenate([common.unbox(menu["L"], env["L_max"]), common.unbox(menu["R"], _r_max(env))])
 
 
-SCENARIO = Scenario(
+SCENARIO = from_module(
+    globals(),
     name="aigc",
     description="prospect-theory contracts for edge AIGC services (seed 003)",
     dims=("K",),
@@ -247,17 +248,5 @@ SCENARIO = Scenario(
                                       "zeta_plus", "zeta_minus", "eta")} | {"Q": ("K",), "theta": ("K",)},
     menu_fields={"L": ("K",), "R": ("K",)},
     defaults=DEFAULTS,
-    sample=sample,
-    check=check,
-    state=state,
     action_size=lambda dims: 2 * int(dims["K"]),
-    action_to_menu=action_to_menu,
-    menu_to_action=menu_to_action,
-    constraints=constraints,
-    principal_utility=principal_utility,
-    agents_utility=agents_utility,
-    paper_reward=paper_reward,
-    payments=payments,
-    oracle=oracle,
-    random_menu=random_menu,
 )

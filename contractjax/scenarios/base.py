@@ -77,6 +77,19 @@ class Scenario:
         return tuple(int(dims[d]) for d in spec)
 
 
+FUNCTIONS = ("sample", "check", "state", "action_to_menu", "menu_to_action", "constraints", "principal_utility",
+             "agents_utility", "paper_reward", "payments", "oracle", "random_menu")
+
+
+def from_module(namespace: Mapping[str, Any], **metadata: Any) -> Scenario:
+    """Build a :class:`Scenario` from a module's functions of the standard names
+    (``FUNCTIONS``, plus ``greedy_menu`` when defined) and the given metadata."""
+    funcs = {name: namespace[name] for name in FUNCTIONS}
+    if "greedy_menu" in namespace:
+        funcs["greedy_menu"] = namespace["greedy_menu"]
+    return Scenario(**metadata, **funcs)
+
+
 def config_with(defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict:
     """Sampler settings with overrides; an unknown key is an error naming it."""
     cfg = dict(defaults)

@@ -17,7 +17,7 @@ import numpy as np
 
 from contractjax import core
 from contractjax.scenarios import common
-from contractjax.scenarios.base import Env, Menu, Scenario
+from contractjax.scenarios.base import Env, Menu, from_module
 
 Array = jax.Array
 
@@ -178,7 +178,8 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
     return jnp.concatenate([common.unbox(menu["s"], s_max(env)), common.unbox(menu["r"], r_max(env))])
 
 
-SCENARIO = Scenario(
+SCENARIO = from_module(
+    globals(),
     name="dt",
     description="IIoT sensing-data sharing for digital twins (seeds 000/002)",
     dims=("K",),
@@ -186,17 +187,5 @@ SCENARIO = Scenario(
                 "q": ("K",), "psi": ("K",)},
     menu_fields={"s": ("K",), "r": ("K",)},
     defaults=DEFAULTS,
-    sample=sample,
-    check=check,
-    state=state,
     action_size=lambda dims: 2 * int(dims["K"]),
-    action_to_menu=action_to_menu,
-    menu_to_action=menu_to_action,
-    constraints=constraints,
-    principal_utility=principal_utility,
-    agents_utility=agents_utility,
-    paper_reward=paper_reward,
-    payments=payments,
-    oracle=oracle,
-    random_menu=random_menu,
 )

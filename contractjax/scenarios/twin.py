@@ -37,7 +37,7 @@ import numpy as np
 
 from contractjax import core, optim
 from contractjax.scenarios import common
-from contractjax.scenarios.base import Env, Menu, Scenario
+from contractjax.scenarios.base import Env, Menu, from_module
 
 Array = jax.Array
 
@@ -307,7 +307,8 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
 
 
 _MN = ("M", "N")
-SCENARIO = Scenario(
+SCENARIO = from_module(
+    globals(),
     name="twin",
     description="multi-dimensional PT contracts for embodied AI-twin migration (seed 004)",
     dims=("M", "N"),
@@ -317,18 +318,5 @@ SCENARIO = Scenario(
                 "Q": _MN, "theta": ("M",), "sigma": ("N",)},
     menu_fields={"b": _MN, "f": _MN, "R": _MN},
     defaults=DEFAULTS,
-    sample=sample,
-    check=check,
-    state=state,
     action_size=lambda dims: 3 * int(dims["M"]) * int(dims["N"]),
-    action_to_menu=action_to_menu,
-    menu_to_action=menu_to_action,
-    constraints=constraints,
-    principal_utility=principal_utility,
-    agents_utility=agents_utility,
-    paper_reward=paper_reward,
-    payments=payments,
-    oracle=oracle,
-    random_menu=random_menu,
-    greedy_menu=greedy_menu,
 )
