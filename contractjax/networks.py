@@ -47,3 +47,26 @@ class NoiseNet(nn.Module):
 def full_masks(hidden: Sequence[int]) -> tuple[Array, ...]:
     """All-ones masks (nothing pruned)."""
     return tuple(jnp.ones(w) for w in hidden)
+
+
+class Critic(nn.Module):
+    """``Q(e, a)``: Mish MLP on ``[e, a]`` with a scalar output (SPEC §4.2)."""
+
+    hidden: Sequence[int] = (256, 256)
+
+    @nn.compact
+    def __call__(self, e: Array, a: Array) -> Array:
+        h = jnp.concatenate([e, a], axis=-1)
+        for i, width in enumerate(self.hidden):
+            h = jax.nn.mish(nn.Dense(width, name=f"hidden_{i}")(h))
+        return nn.Dense(1, name="out")(h)[..., 0]
+
+
+def init_twin(critic: Critic, key: Array, e: Array, a: Array):
+    """Two independent critics as one parameter pytree with a leading axis of 2 (vmapped)."""
+    return jax.vmap(lambda k: critic.init(k, e, a))(jax.random.split(key, 2))
+
+
+def apply_twin(critic: Critic, params, e: Array, a: Array) -> Array:
+    """Both critics' values, shape ``[2, ...]``."""
+    return jax.vmap(lambda p: critic.apply(p, e, a))(params)

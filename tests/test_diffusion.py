@@ -90,3 +90,19 @@ def test_masked_neurons_output_zero_and_get_no_gradient():
     assert np.all(np.asarray(k[:, 1]) == 0) and np.all(np.asarray(k[:, 4]) == 0)
     assert np.any(np.asarray(k[:, 0]) != 0)
     assert np.all(np.asarray(g["params"]["hidden_1"]["kernel"][1]) == 0)  # input rows of pruned neurons
+
+
+def test_twin_critics_are_independent_and_polyak_moves_targets():
+    import optax
+
+    from contractjax.networks import Critic, apply_twin, init_twin
+
+    critic = Critic(hidden=(16, 16))
+    e, a = jnp.ones((8, 5)), jnp.zeros((8, 3))
+    params = init_twin(critic, jax.random.PRNGKey(0), e[0], a[0])
+    q = apply_twin(critic, params, e, a)
+    assert q.shape == (2, 8) and not np.allclose(np.asarray(q[0]), np.asarray(q[1]))
+    target = jax.tree.map(jnp.zeros_like, params)
+    moved = optax.incremental_update(params, target, step_size=0.005)
+    k = moved["params"]["out"]["kernel"]
+    np.testing.assert_allclose(np.asarray(k), 0.005 * np.asarray(params["params"]["out"]["kernel"]), rtol=1e-6)
