@@ -120,6 +120,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         "max violation": float(np.max(rec["max_violation"])),
     }
     if not args.no_oracle:
+        print(f"solving the {sc.name} oracles for the optimality gaps (skip with --no-oracle) ...", file=sys.stderr,
+              flush=True)
         for info, key in (("asymmetric", "oracle_utility"), ("complete", "complete_info_utility")):
             ref = batch.evaluate(sc, envs, batch.oracle(sc, envs, info))["principal_utility"]
             rec[key] = ref
