@@ -57,16 +57,19 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
-def _menu_record(sc, envs, menus, info: str | None = None) -> dict[str, Any]:
+def _menu_record(sc, envs, menus, info: str | None = None, slacks: bool = False) -> dict[str, Any]:
+    """The SPEC §6 menu file: fields, menus, per-environment results (and every slack)."""
     ev = batch.evaluate(sc, envs, menus)
     rec: dict[str, Any] = {"scenario": sc.name}
     if info:
         rec["info"] = info
     rec["fields"] = io.env_record(sc, envs)
     rec["menus"] = menus
-    for k in ("principal_utility", "agents_utility", "paper_reward", "feasible", "max_violation"):
-        rec[k] = ev[k]
-    return rec | {"_slacks": ev["slacks"]}
+    keys = ("principal_utility", "agents_utility", "paper_reward", "feasible", "max_violation")
+    rec |= {k: ev[k] for k in keys}
+    if slacks:
+        rec["slacks"] = ev["slacks"]
+    return rec
 
 
 # ------------------------------------------------------------------------------------- commands
@@ -88,12 +91,11 @@ def cmd_sample_envs(args: argparse.Namespace) -> None:
 def cmd_oracle(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
     envs = io.load_envs(sc, args.envs)
-    _refuse_existing(args.out, args.overwrite)
+    io.check_out(args.out, args.overwrite)
     t0 = time.perf_counter()
     menus = batch.oracle(sc, envs, args.info)
     dt = time.perf_counter() - t0
     rec = _menu_record(sc, envs, menus, args.info)
-    rec.pop("_slacks")
     io.write(args.out, rec, args.overwrite)
     n = io.n_of(envs)
     print(_table([{
@@ -110,9 +112,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
     envs = io.load_envs(sc, args.envs)
     menus = io.load_menus(sc, args.menus, envs)
-    _refuse_existing(args.out, args.overwrite)
-    rec = _menu_record(sc, envs, menus)
-    rec["slacks"] = rec.pop("_slacks")
+    io.check_out(args.out, args.overwrite)
+    rec = _menu_record(sc, envs, menus, slacks=True)
     row: dict[str, Any] = {
         "scenario": sc.name, "envs": io.n_of(envs),
         "feasible %": 100.0 * float(np.mean(rec["feasible"])),
@@ -145,7 +146,6 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
         menus = batch.oracle(sc, envs, "asymmetric")
         seconds = time.perf_counter() - t0
         rec = _menu_record(sc, envs, menus, "asymmetric")
-        rec.pop("_slacks")
         io.write(out / f"{name}-oracle.json", rec)
         complete = batch.evaluate(sc, envs, batch.oracle(sc, envs, "complete"))
         rand = batch.evaluate(sc, envs, batch.random_menus(sc, envs, args.seed))
@@ -161,13 +161,6 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
         })
     print(_table(rows))
     print(f"wrote environments and oracle menus to {out}/")
-
-
-def _refuse_existing(path: str, overwrite: bool) -> None:
-    if Path(path).exists() and not overwrite:
-        raise io.InputError(f"--out '{path}' already exists; choose another name or pass --overwrite")
-    if Path(path).suffix.lower() not in (".json", ".npz"):
-        raise io.InputError(f"--out '{path}': use a .json or .npz file name")
 
 
 def _fresh_dir(base: Path) -> Path:
@@ -188,35 +181,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     names = ", ".join(scenarios.names())
 
-    s = sub.add_parser("sample-envs", help="draw random environments from a scenario's sampler")
-    s.add_argument("--scenario", required=True, help=f"one of: {names}")
+    def command(name: str, help: str, func, envs: bool = True, out: str = "output file (.json or .npz)"):
+        c = sub.add_parser(name, help=help)
+        c.add_argument("--scenario", required=True, help=f"one of: {names}")
+        if envs:
+            c.add_argument("--envs", required=True, help="environment file (.json or .npz)")
+        c.add_argument("--out", required=True, help=out)
+        c.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+        c.set_defaults(func=func)
+        return c
+
+    s = command("sample-envs", "draw random environments from a scenario's sampler", cmd_sample_envs, envs=False)
     s.add_argument("--n", type=int, required=True, help="number of environments")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True, help="output file (.json or .npz)")
     s.add_argument("--dims", nargs="*", default=[], metavar="NAME=VALUE",
                    help="dimension overrides, e.g. K=3 (twin: M=3 N=2)")
     s.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                    help="sampler overrides, e.g. c=25,35 (a range) or rho=0.5 (a constant)")
-    s.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    s.set_defaults(func=cmd_sample_envs)
 
-    o = sub.add_parser("oracle", help="optimal menus by optimization")
-    o.add_argument("--scenario", required=True, help=f"one of: {names}")
-    o.add_argument("--envs", required=True, help="environment file (.json or .npz)")
-    o.add_argument("--out", required=True, help="output menu file (.json or .npz)")
+    o = command("oracle", "optimal menus by optimization", cmd_oracle, out="output menu file (.json or .npz)")
     o.add_argument("--info", choices=batch.INFOS, default="asymmetric",
                    help="asymmetric (IR + IC, default) or complete information (IR only)")
-    o.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    o.set_defaults(func=cmd_oracle)
 
-    e = sub.add_parser("evaluate", help="utilities and constraint slacks of given menus")
-    e.add_argument("--scenario", required=True, help=f"one of: {names}")
-    e.add_argument("--envs", required=True, help="environment file (.json or .npz)")
+    e = command("evaluate", "utilities and constraint slacks of given menus", cmd_evaluate)
     e.add_argument("--menus", required=True, help="file with a 'menus' object (.json or .npz)")
-    e.add_argument("--out", required=True, help="output file (.json or .npz)")
     e.add_argument("--no-oracle", action="store_true", help="skip the optimality gap to the oracles")
-    e.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    e.set_defaults(func=cmd_evaluate)
 
     q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
     q.add_argument("--n", type=int, default=500, help="environments per scenario")

@@ -190,14 +190,20 @@ def load_menus(scenario: Scenario, path: str | os.PathLike, env: Mapping[str, np
 # ------------------------------------------------------------------------------------- writing
 
 
-def write(path: str | os.PathLike, data: Mapping[str, Any], overwrite: bool = False) -> Path:
-    """Write atomically (temporary file + rename); never replace a file unless ``overwrite``."""
+def check_out(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """An output path must be .json/.npz and new (unless ``overwrite``): checked before any work."""
     p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in (".json", ".npz"):
+    if p.suffix.lower() not in (".json", ".npz"):
         raise InputError(f"--out '{p}': use a .json or .npz file name")
     if p.exists() and not overwrite:
         raise InputError(f"--out '{p}' already exists; choose another name or pass --overwrite")
+    return p
+
+
+def write(path: str | os.PathLike, data: Mapping[str, Any], overwrite: bool = False) -> Path:
+    """Write atomically (temporary file + rename); never replace a file unless ``overwrite``."""
+    p = check_out(path, overwrite)
+    suffix = p.suffix.lower()
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp" + suffix)
     try:

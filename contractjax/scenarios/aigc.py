@@ -181,7 +181,7 @@ def oracle(env: Env, info: str = "asymmetric") -> Menu:
     project = lambda L: optim.project_ordered_box(L, 0.0, Lm)
     Ls, fs = jax.vmap(lambda L0: optim.projected_ascent(lambda L: _objective(env, L), L0, project, Lm,
                                                         POLISH_STEPS))(starts)
-    L = jnp.where(fs.max() > vals.max(), Ls[jnp.argmax(fs)], best)
+    L = Ls[jnp.argmax(fs)]  # the ascent keeps its best iterate, so the best vertex is never lost
     return payments(env, {"L": L, "R": L})
 
 
