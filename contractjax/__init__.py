@@ -6,10 +6,14 @@ Quick use::
     envs = cj.sample_envs("dt", n=1000, seed=0)
     menus = cj.oracle("dt", envs)               # exact optimum, IR + IC
     report = cj.evaluate("dt", envs, menus)      # utilities, feasibility, every slack
+    run = cj.train("dt", out="runs/dt")          # diffusion SAC; run["eval"]["gap"] vs the oracle
+    learned = cj.solve("runs/dt", envs)          # menus from the trained policy
 """
 
 from contractjax import core, scenarios
 from contractjax.batch import evaluate, gap, greedy_menus, oracle, random_menus, sample_envs
+from contractjax.policy import Policy, solve
+from contractjax.training import Config, train
 
-__all__ = ["core", "evaluate", "gap", "greedy_menus", "oracle", "random_menus", "sample_envs",
-           "scenarios"]
+__all__ = ["Config", "Policy", "core", "evaluate", "gap", "greedy_menus", "oracle", "random_menus", "sample_envs",
+           "scenarios", "solve", "train"]

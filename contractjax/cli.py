@@ -161,6 +161,83 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
         })
     print(_table(rows))
     print(f"wrote environments and oracle menus to {out}/")
+    if args.train_steps > 0:
+        _quick_train(out, args.train_steps, args.seed, args.n)
+
+
+def _quick_train(out: Path, steps: int, seed: int, n: int) -> None:
+    """Train the solver on dt (quick preset) and solve the held-out environments written above."""
+    from contractjax import policy
+    from contractjax import training as train
+
+    print(f"[dt] training the diffusion SAC solver (quick preset, {steps} iterations) ...", file=sys.stderr, flush=True)
+    cfg = train.make_config("quick", scenario="dt", steps=steps, seed=seed, eval_envs=n)
+    train.run(cfg, out / "train-dt")
+    sc = scenarios.get("dt")
+    envs = io.load_envs(sc, out / "dt-envs.json")
+    rec = _menu_record(sc, envs, policy.solve(out / "train-dt", envs))
+    io.write(out / "dt-learned.json", rec)
+    oracle_u = io.read(out / "dt-oracle.json")["principal_utility"]
+    g = batch.gap(rec["principal_utility"], np.asarray(oracle_u), rec["feasible"])
+    print(f"learned dt menus on the {n} environments above: gap {100 * g:.2f}% to the oracle, "
+          f"{100 * np.mean(rec['feasible']):.1f}% feasible -> {out}/dt-learned.json")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from contractjax import training as train
+
+    overrides = {"scenario": args.scenario, "steps": args.steps, "seed": args.seed}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise io.InputError(f"--set '{item}': write FIELD=VALUE, e.g. --set actor_lr=3e-4")
+        overrides[key] = value
+    _scenario(args.scenario)
+    try:
+        cfg = train.make_config(args.preset, args.config, **overrides)
+    except ValueError as e:
+        raise io.InputError(str(e)) from None
+    out = Path(args.out) if args.out else _fresh_dir(Path("runs") / f"train-{args.scenario}")
+    try:
+        summary = train.run(cfg, out, resume=args.resume, progress=not args.quiet)
+    except train.RunError as e:
+        raise io.InputError(str(e)) from None
+    ev, b = summary["eval"], summary["baselines"]
+    print(_table([
+        {"menus": "learned", "U": ev["principal_utility"], "feasible %": 100 * ev["feasible"], "gap %": 100 * ev["gap"]},
+        {"menus": "oracle", "U": b["oracle"]["principal_utility"], "feasible %": 100 * b["oracle"]["feasible"],
+         "gap %": 0.0},
+        {"menus": "random", "U": b["random"]["principal_utility"], "feasible %": 100 * b["random"]["feasible"],
+         "gap %": 100 * b["random"]["gap"]},
+    ]))
+    print(f"wrote {out}/summary.json, metrics.jsonl and checkpoints/ (solve with: contractjax solve --scenario "
+          f"{args.scenario} --checkpoint {out} --envs FILE --out FILE)")
+
+
+def cmd_solve(args: argparse.Namespace) -> None:
+    from contractjax import policy
+
+    sc = _scenario(args.scenario)
+    io.check_out(args.out, args.overwrite)
+    try:
+        pol = policy.load(args.checkpoint)
+    except ValueError as e:
+        raise io.InputError(str(e)) from None
+    if pol.config.scenario != sc.name:
+        raise io.InputError(f"--checkpoint was trained on '{pol.config.scenario}', not '{sc.name}'; "
+                            f"pass --scenario {pol.config.scenario}")
+    envs = io.load_envs(sc, args.envs)
+    t0 = time.perf_counter()
+    try:
+        menus = pol.menus(envs, args.seed)
+    except ValueError as e:
+        raise io.InputError(f"--envs: {e}") from None
+    seconds = time.perf_counter() - t0
+    rec = _menu_record(sc, envs, menus)
+    io.write(args.out, rec, args.overwrite)
+    n = io.n_of(envs)
+    print(f"{n} menus in {seconds:.2f} s ({n / seconds:.0f} envs/s incl. compile): mean principal utility "
+          f"{np.mean(rec['principal_utility']):.4g}, {100 * np.mean(rec['feasible']):.2f}% feasible -> {args.out}")
 
 
 def _fresh_dir(base: Path) -> Path:
@@ -207,10 +284,31 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--menus", required=True, help="file with a 'menus' object (.json or .npz)")
     e.add_argument("--no-oracle", action="store_true", help="skip the optimality gap to the oracles")
 
+    t = sub.add_parser("train", help="train the diffusion SAC solver on random environments")
+    t.add_argument("--scenario", required=True, help=f"one of: {names}")
+    t.add_argument("--preset", default="quick", choices=["quick", "paper"],
+                   help="quick (default: minutes on a laptop CPU) or paper (the papers' hyperparameters)")
+    t.add_argument("--config", help="config file (.json or .toml) of Config fields, applied over the preset")
+    t.add_argument("--steps", type=int, help="training iterations")
+    t.add_argument("--seed", type=int, help="training seed (held-out environments use 1000000 + seed)")
+    t.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="config overrides, e.g. actor_lr=3e-4 pruning=agent actor_hidden=256,256")
+    t.add_argument("--out", help="output folder (default: a new runs/train-SCENARIO[-N])")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.set_defaults(func=cmd_train)
+
+    v = command("solve", "learned menus for environments, from a trained run", cmd_solve,
+                out="output menu file (.json or .npz)")
+    v.add_argument("--checkpoint", required=True, help="the --out folder of 'contractjax train'")
+    v.add_argument("--seed", type=int, default=0, help="seed of the (deterministic) denoising noise")
+
     q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
     q.add_argument("--n", type=int, default=500, help="environments per scenario")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", default="runs/quickstart", help="output folder (a new one if it exists)")
+    q.add_argument("--train-steps", type=int, default=3000,
+                   help="then train the dt solver this many iterations and solve the environments (0: skip)")
     q.set_defaults(func=cmd_quickstart)
     return p
 

@@ -74,6 +74,7 @@ def reverse_chain(
     sched: Schedule,
     x_T: Array,
     noise: Array,
+    unroll: int = 1,
 ) -> Array:
     """Denoise ``x_T`` into an action by the reverse DDPM chain, as a ``lax.scan`` over steps.
 
@@ -85,20 +86,70 @@ def reverse_chain(
     at the last step). Without the clip, ``μ`` equals SPEC §4.1's
     ``(x_t − β_t/√(1−ᾱ_t) ε)/√α_t``. The result is clipped to ``[−1, 1]``.
     """
+    return sample(eps_fn, sched, x_T, noise, 0.0, unroll)[0]
+
+
+def _clip(x: Array) -> Array:
+    """Clip to ``[−1, 1]`` with a straight-through gradient: a chain whose prediction left the box
+    still learns (a hard clip has zero gradient there, the references' stuck-at-the-bound failure)."""
+    return x + jax.lax.stop_gradient(jnp.clip(x, -1.0, 1.0) - x)
+
+
+#: Floor of the last step's standard deviation inside the log-density surrogate (the chain
+#: itself adds no noise there unless exploration asks for it).
+MIN_FINAL_STD = 1e-3
+
+
+def sample(
+    eps_fn: Callable[[Array, Array], Array],
+    sched: Schedule,
+    x_T: Array,
+    noise: Array,
+    final_std: Array | float = 0.0,
+    unroll: int = 1,
+) -> tuple[Array, Array, Array]:
+    """The reverse chain of :func:`reverse_chain`, with ``final_std · noise[0]`` added at the last
+    step (exploration noise), and a tractable surrogate of ``log π(a | e)``.
+
+    Surrogate (the entropy bound of DIME, Celik et al. 2025): along the sampled path,
+    ``ℓ = log N(x_T; 0, I) + Σ_t log p_θ(x_{t−1} | x_t) − Σ_t log q(x_t | x_{t−1})`` with the
+    Gaussian reverse steps ``p_θ`` (std ``σ_t``; ``max(final_std, MIN_FINAL_STD)`` at the last
+    step) and the forward noising steps ``q(x_t | x_{t−1}) = N(√α_t x_{t−1}, β_t I)``. Its
+    expectation upper-bounds ``E log π`` (by ``E KL(p_θ(x_{1:T}|x_0) ‖ q(x_{1:T}|x_0))``), so
+    ``−ℓ`` is a lower bound of the entropy; it depends on θ only through the forward terms,
+    which is where the actor's entropy gradient comes from. The clips are ignored in ``ℓ``.
+
+    The clips pass gradients straight through (values are clipped); the third output, the summed
+    squared excess of ``x̂_0`` over the box, lets a loss keep the raw predictions inside it.
+    Returns ``(a, ℓ, excess)``, the last two reduced over the last axis.
+    """
     T = sched.betas.shape[0]
     ab = sched.alpha_bars
     ab_prev = np.concatenate([[1.0], ab[:-1]])
     c_x0 = np.sqrt(ab_prev) * sched.betas / (1.0 - ab)
     c_xt = np.sqrt(sched.alphas) * (1.0 - ab_prev) / (1.0 - ab)
-    consts = np.stack([np.sqrt(ab), np.sqrt(1.0 - ab), c_x0, c_xt, sched.sigmas], axis=1)[::-1]
+    consts = np.stack([np.sqrt(ab), np.sqrt(1.0 - ab), c_x0, c_xt, sched.sigmas, np.sqrt(sched.alphas),
+                       sched.betas], axis=1)[::-1]
     steps = jnp.arange(T)[::-1]
+    final_std = jnp.asarray(final_std, x_T.dtype)
+    d = x_T.shape[-1]
+    half_log_2pi = 0.5 * np.log(2.0 * np.pi)
 
-    def step(x, inp):
+    def step(carry, inp):
+        x, logp, excess = carry
         t, k, z = inp
-        sab, s1ab, a0, at, sig = (k[i].astype(x.dtype) for i in range(5))
+        sab, s1ab, a0, at, sig, sa, beta = (k[i].astype(x.dtype) for i in range(7))
+        sig = jnp.where(t == 0, final_std, sig)
         eps = eps_fn(x, t)
-        x0 = jnp.clip((x - s1ab * eps) / sab, -1.0, 1.0)
-        return a0 * x0 + at * x + sig * z, None
+        x0_raw = (x - s1ab * eps) / sab
+        excess = excess + jnp.sum(jax.nn.relu(jnp.abs(x0_raw) - 1.0) ** 2, axis=-1)
+        x_new = a0 * _clip(x0_raw) + at * x + sig * z
+        log_sig = jnp.log(jnp.where(t == 0, jnp.maximum(sig, MIN_FINAL_STD), sig))
+        log_p = -0.5 * jnp.sum(z**2, axis=-1) - d * (log_sig + half_log_2pi)
+        log_q = -0.5 * jnp.sum((x - sa * x_new) ** 2, axis=-1) / beta - d * (0.5 * jnp.log(beta) + half_log_2pi)
+        return (x_new, logp + log_p - log_q, excess), None
 
-    x, _ = jax.lax.scan(step, x_T, (steps, jnp.asarray(consts), noise[::-1]))
-    return jnp.clip(x, -1.0, 1.0)
+    logp0 = -0.5 * jnp.sum(x_T**2, axis=-1) - d * half_log_2pi
+    carry = (x_T, logp0, jnp.zeros_like(logp0))
+    (x, logp, excess), _ = jax.lax.scan(step, carry, (steps, jnp.asarray(consts), noise[::-1]), unroll=unroll)
+    return _clip(x), logp, excess

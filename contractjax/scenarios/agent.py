@@ -327,6 +327,16 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
                             common.unbox(menu["T2"].reshape(-1), T_MAX), common.unbox(menu["R2"].reshape(-1), rm)])
 
 
+def efforts_to_menu(env: Env, a: Array) -> Menu:
+    """Feasible by construction (SPEC §4.2): ``a = (T1[K], T2[K])`` onto rounds in ``[0, T_MAX]``,
+    each sorted ascending, one second-period menu for every report (the paper's ``2K`` action;
+    report-dependent rows are not always implementable by Theorems 2/4), closed-form payments."""
+    K = env["theta1"].shape[0]
+    T1 = jnp.sort(common.box(a[:K], T_MAX))
+    T2 = jnp.broadcast_to(jnp.sort(common.box(a[K:], T_MAX)), (K, K))
+    return payments(env, {"T1": T1, "R1": T1, "T2": T2, "R2": T2})
+
+
 SCENARIO = from_module(
     globals(),
     name="agent",
@@ -339,4 +349,5 @@ SCENARIO = from_module(
     menu_fields={"T1": ("K",), "R1": ("K",), "T2": ("K", "K"), "R2": ("K", "K")},
     defaults=DEFAULTS,
     action_size=lambda dims: 2 * int(dims["K"]) + 2 * int(dims["K"]) ** 2,
+    effort_size=lambda dims: 2 * int(dims["K"]),
 )

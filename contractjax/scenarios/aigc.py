@@ -239,6 +239,13 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
     return jnp.concatenate([common.unbox(menu["L"], env["L_max"]), common.unbox(menu["R"], _r_max(env))])
 
 
+def efforts_to_menu(env: Env, a: Array) -> Menu:
+    """Feasible by construction (SPEC §4.2): ``a[K]`` onto latencies in ``[0, L_max]``, sorted
+    ascending, with the eq. (50) payments."""
+    L = jnp.sort(common.box(a, env["L_max"]))
+    return payments(env, {"L": L, "R": L})
+
+
 SCENARIO = from_module(
     globals(),
     name="aigc",
@@ -249,4 +256,5 @@ SCENARIO = from_module(
     menu_fields={"L": ("K",), "R": ("K",)},
     defaults=DEFAULTS,
     action_size=lambda dims: 2 * int(dims["K"]),
+    effort_size=lambda dims: int(dims["K"]),
 )

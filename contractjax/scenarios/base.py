@@ -48,6 +48,9 @@ class Scenario:
       oracle: ``(env, info) -> menu``; the exact optimum, ``info`` in {"asymmetric", "complete"}.
       random_menu: ``(key, env) -> menu``; a random *feasible* menu (baseline).
       greedy_menu: optional ``env -> menu`` baseline (TWIN's greedy contract).
+      effort_size / efforts_to_menu: optional feasible-by-construction parameterization: the
+        policy chooses only the efforts (``effort_size(dims)`` numbers in ``[-1, 1]``) and
+        ``efforts_to_menu(env, a)`` orders them and adds the closed-form payments.
     """
 
     name: str
@@ -70,6 +73,8 @@ class Scenario:
     oracle: Callable[[Env, str], Menu]
     random_menu: Callable[[Array, Env], Menu]
     greedy_menu: Callable[[Env], Menu] | None = None
+    effort_size: Callable[[Mapping[str, int]], int] | None = None
+    efforts_to_menu: Callable[[Env, Array], Menu] | None = None
 
     def shape_of(self, field: str, dims: Mapping[str, int], menu: bool = False) -> tuple[int, ...]:
         """Concrete per-environment shape of a field for the given dimension values."""
@@ -83,10 +88,11 @@ FUNCTIONS = ("sample", "check", "state", "action_to_menu", "menu_to_action", "co
 
 def from_module(namespace: Mapping[str, Any], **metadata: Any) -> Scenario:
     """Build a :class:`Scenario` from a module's functions of the standard names
-    (``FUNCTIONS``, plus ``greedy_menu`` when defined) and the given metadata."""
+    (``FUNCTIONS``, plus ``greedy_menu`` and ``efforts_to_menu`` when defined) and the given metadata."""
     funcs = {name: namespace[name] for name in FUNCTIONS}
-    if "greedy_menu" in namespace:
-        funcs["greedy_menu"] = namespace["greedy_menu"]
+    for name in ("greedy_menu", "efforts_to_menu"):
+        if name in namespace:
+            funcs[name] = namespace[name]
     return Scenario(**metadata, **funcs)
 
 

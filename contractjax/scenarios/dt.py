@@ -178,6 +178,13 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
     return jnp.concatenate([common.unbox(menu["s"], s_max(env)), common.unbox(menu["r"], r_max(env))])
 
 
+def efforts_to_menu(env: Env, a: Array) -> Menu:
+    """Feasible by construction (SPEC §4.2): ``a[K]`` onto data sizes in ``[0, s_max]``, sorted
+    ascending (the monotonicity every IC menu has), with the closed-form payments."""
+    s = jnp.sort(common.box(a, s_max(env)))
+    return payments(env, {"s": s, "r": s})
+
+
 SCENARIO = from_module(
     globals(),
     name="dt",
@@ -188,4 +195,5 @@ SCENARIO = from_module(
     menu_fields={"s": ("K",), "r": ("K",)},
     defaults=DEFAULTS,
     action_size=lambda dims: 2 * int(dims["K"]),
+    effort_size=lambda dims: int(dims["K"]),
 )

@@ -308,6 +308,16 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
                             common.unbox(_flat(menu["R"]), R_MAX)])
 
 
+def efforts_to_menu(env: Env, a: Array) -> Menu:
+    """``a = (a_b[MN], a_f[MN])`` onto ``[0, B_MAX] × [0, F_MAX]`` with the least rents that satisfy
+    every IR and IC. Feasible whenever the allocation is implementable (no profitable deviation
+    cycle); two-dimensional types have no order to sort by, so the penalty teaches the rest."""
+    shape = env["Q"].shape
+    k = shape[0] * shape[1]
+    b, f = common.box(a[:k], B_MAX).reshape(shape), common.box(a[k:], F_MAX).reshape(shape)
+    return payments(env, {"b": b, "f": f, "R": None})
+
+
 _MN = ("M", "N")
 SCENARIO = from_module(
     globals(),
@@ -321,4 +331,5 @@ SCENARIO = from_module(
     menu_fields={"b": _MN, "f": _MN, "R": _MN},
     defaults=DEFAULTS,
     action_size=lambda dims: 3 * int(dims["M"]) * int(dims["N"]),
+    effort_size=lambda dims: 2 * int(dims["M"]) * int(dims["N"]),
 )
