@@ -161,17 +161,18 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
         })
     print(_table(rows))
     print(f"wrote environments and oracle menus to {out}/")
-    if args.train_steps > 0:
+    if args.train_steps is None or args.train_steps > 0:
         _quick_train(out, args.train_steps, args.seed, args.n)
 
 
-def _quick_train(out: Path, steps: int, seed: int, n: int) -> None:
+def _quick_train(out: Path, steps: int | None, seed: int, n: int) -> None:
     """Train the solver on dt (quick preset) and solve the held-out environments written above."""
     from contractjax import policy
     from contractjax import training as train
 
-    print(f"[dt] training the diffusion SAC solver (quick preset, {steps} iterations) ...", file=sys.stderr, flush=True)
     cfg = train.make_config("quick", scenario="dt", steps=steps, seed=seed, eval_envs=n)
+    print(f"[dt] training the diffusion SAC solver (quick preset, {cfg.steps} iterations) ...", file=sys.stderr,
+          flush=True)
     train.run(cfg, out / "train-dt")
     sc = scenarios.get("dt")
     envs = io.load_envs(sc, out / "dt-envs.json")
@@ -307,8 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--n", type=int, default=500, help="environments per scenario")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", default="runs/quickstart", help="output folder (a new one if it exists)")
-    q.add_argument("--train-steps", type=int, default=3000,
-                   help="then train the dt solver this many iterations and solve the environments (0: skip)")
+    q.add_argument("--train-steps", type=int, default=None,
+                   help="then train the dt solver (default: the quick preset's iterations) and solve the "
+                        "environments above with it (0: skip)")
     q.set_defaults(func=cmd_quickstart)
     return p
 

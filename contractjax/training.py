@@ -263,7 +263,7 @@ class Program:
                 r = sc.paper_reward(e, m, x) * reward_scale
             else:
                 r = u * reward_scale - penalty * core.scaled_violation(c)
-            return r, u, core.feasible(c)
+            return r, u, core.feasible(c, core.TOL32)
 
         return jax.vmap(one)(env, menu, a)
 

@@ -82,6 +82,7 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=50, help="iterations per compiled call")
     p.add_argument("--chunks", type=int, default=3, help="timed calls per measurement")
     p.add_argument("--unroll", type=int, default=1, help="unroll of the denoising scan (6 = full on GPU)")
+    p.add_argument("--updates-per-step", type=int, default=1, help="gradient updates per environment step")
     p.add_argument("--solve-envs", type=int, default=100_000)
     args = p.parse_args()
 
@@ -93,17 +94,18 @@ def main() -> None:
     # The paper configuration: dt with K = 3 (state 11), full menu in the action (6), one fresh
     # environment and one update per iteration, batch 512, 6 VP steps, 256-wide MLPs.
     paper = train.make_config("paper", scenario="dt", dims={"K": 3}, chunk=args.chunk, unroll=args.unroll,
-                              buffer=100_000, warmup=0)
+                              buffer=100_000, warmup=0,
+                              updates_per_step=args.updates_per_step)
     for boot in (True, False):
         cfg = paper.replace(bootstrap=boot)
         prog = train.program(cfg)
         fl = update_flops(prog, cfg)
-        per_it = fl["update"] * cfg.updates_per_step + fl["acting"]
+        per_it = fl["update"] + fl["acting"] / cfg.updates_per_step  # per update
         label = "with target chain (γ-bootstrap)" if boot else "episodic (no target chain)"
         print(f"\npaper configuration, {label}: state {prog.nets.obs_dim}, action {prog.action_dim}, "
               f"{per_it / 1e9:.2f} GFLOP per update (analytic)")
         for n in args.agents:
-            its = bench_agents(cfg, n, args.chunks)
+            its = bench_agents(cfg, n, args.chunks) * cfg.updates_per_step  # updates/s per agent
             print(f"  agents {n:4d}: {n * its:10.1f} agent-updates/s ({its:8.1f} per agent), "
                   f"{n * its * per_it / 1e9:8.1f} GFLOP/s = {100 * n * its * per_it / roof:5.1f}% of the matmul roofline")
             if boot is False:

@@ -174,8 +174,10 @@ def test_cli_argparse_errors_are_one_line(capsys):
 
 def test_quickstart_never_overwrites(tmp_path, capsys):
     out = tmp_path / "q"
-    assert run(capsys, "quickstart", "--n", "20", "--out", str(out))[0] == 0
-    rc, text, _ = run(capsys, "quickstart", "--n", "20", "--out", str(out))
+    rc, text, _ = run(capsys, "quickstart", "--n", "20", "--out", str(out), "--train-steps", "20")
+    assert rc == 0 and "learned dt menus" in text and (out / "dt-learned.json").is_file()
+    assert (out / "train-dt" / "summary.json").is_file()
+    rc, text, _ = run(capsys, "quickstart", "--n", "20", "--out", str(out), "--train-steps", "0")
     assert rc == 0 and (tmp_path / "q-2").is_dir() and "q-2" in text
     for name in ALL:
         assert (out / f"{name}-oracle.json").is_file()
