@@ -174,7 +174,9 @@ SHORT = dict(actor_hidden=(64, 64), critic_hidden=(64, 64), steps=600, chunk=300
 
 @pytest.mark.parametrize("name", ["dt", "agent", "aigc", "twin"])
 def test_short_training_beats_random_menus(name) -> None:
-    kw = dict(SHORT, eval_envs=60) if name == "twin" else SHORT
+    # TWIN's least rents are not feasible by construction: it first has to learn implementable
+    # allocations (the quick preset passes the random baseline after ~3,000 iterations).
+    kw = dict(SHORT, eval_envs=100, steps=3500, chunk=500, actor_hidden=(128, 128)) if name == "twin" else SHORT
     s = train.run(train.make_config("quick", scenario=name, **kw), progress=False)
     ev, rnd = s["eval"], s["baselines"]["random"]
     assert ev["principal_utility"] > rnd["principal_utility"], (ev, rnd)
