@@ -358,14 +358,26 @@ def statistics(prog: Program, seed: int, n: int = 4096) -> tuple[np.ndarray, np.
     return mean.astype(np.float32), std.astype(np.float32), float(1.0 / max(np.mean(np.abs(u)), 1e-12))
 
 
+def _f32(fn: Callable) -> Callable:
+    """Run (trace and call) ``fn`` with 64-bit types off: the training program is float32 even
+    when a user or notebook enabled ``jax_enable_x64`` globally."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kw: Any) -> Any:
+        with jax.enable_x64(False):
+            return fn(*args, **kw)
+
+    return wrapped
+
+
 @functools.cache
 def _sample_fn(prog: Program, n: int) -> Callable:
-    return jax.jit(lambda k: prog.sample(k, n))
+    return _f32(jax.jit(lambda k: prog.sample(k, n)))
 
 
 @functools.cache
 def _init_fn(prog: Program) -> Callable:
-    return jax.jit(prog.init)
+    return _f32(jax.jit(prog.init))
 
 
 @functools.cache
@@ -389,18 +401,19 @@ def _act_fn(prog: Program):
         one = lambda o, k: prog.policy_actions(params, masks, o[None], k)[0]
         return jax.vmap(one)(obs, keys)
 
-    return jax.jit(run)
+    return _f32(jax.jit(run))
 
 
 def actions(prog: Program, params: Any, masks: tuple, obs_mean: Any, obs_std: Any,
             envs: Mapping[str, np.ndarray], seed: int = 0) -> np.ndarray:
     """Deterministic actions for ``envs``: environment ``i`` uses noise from key ``i`` of
     ``split(PRNGKey(seed), n)``, so results do not depend on batching."""
-    e32 = {k: jnp.asarray(v, jnp.float32) for k, v in envs.items()}
-    obs = (jax.jit(jax.vmap(prog.sc.state))(e32) - jnp.asarray(obs_mean)) / jnp.asarray(obs_std)
-    keys = jax.random.split(jax.random.PRNGKey(seed), obs.shape[0])
-    fn = functools.partial(_act_fn(prog), params, tuple(masks))
-    return np.asarray(batch._chunked(fn, obs, keys))
+    with jax.enable_x64(False):
+        e32 = {k: jnp.asarray(v, jnp.float32) for k, v in envs.items()}
+        obs = (jax.jit(jax.vmap(prog.sc.state))(e32) - jnp.asarray(obs_mean)) / jnp.asarray(obs_std)
+        keys = jax.random.split(jax.random.PRNGKey(seed), obs.shape[0])
+        fn = functools.partial(_act_fn(prog), params, tuple(masks))
+        return np.asarray(batch._chunked(fn, obs, keys))
 
 
 class Evaluator:
@@ -438,13 +451,14 @@ class Evaluator:
 
 @functools.cache
 def _chunk_fn(prog: Program, length: int) -> Callable:
-    return jax.jit(lambda ts: prog.chunk(ts, length), donate_argnums=0)
+    return _f32(jax.jit(lambda ts: prog.chunk(ts, length), donate_argnums=0))
 
 
 def initial_state(cfg: Config) -> TrainState:
     prog = program(cfg)
     mean, std, scale = statistics(prog, cfg.seed)
-    return _init_fn(prog)(jax.random.PRNGKey(cfg.seed), prog.hyper(cfg), jnp.asarray(mean), jnp.asarray(std),
+    with jax.enable_x64(False):
+        return _init_fn(prog)(jax.random.PRNGKey(cfg.seed), prog.hyper(cfg), jnp.asarray(mean), jnp.asarray(std),
                               jnp.asarray(scale, jnp.float32))
 
 

@@ -31,7 +31,7 @@ def test_chunk_compiles_once_across_chunks_and_traced_hyperparameters() -> None:
     def chunk(ts):
         return prog.chunk(ts, 5)
 
-    f = jax.jit(chunk)
+    f = train._f32(jax.jit(chunk))
     ts = train.initial_state(cfg)
     for _ in range(3):
         ts, m = f(ts)
@@ -46,7 +46,16 @@ def test_chunk_compiles_once_across_chunks_and_traced_hyperparameters() -> None:
 def test_run_reuses_one_compiled_chunk(tmp_path) -> None:
     cfg = tiny(steps=30, seed=11)
     train.run(cfg, tmp_path / "a", progress=False)
-    assert train._chunk_fn(train.program(cfg), 10)._cache_size() == 1
+    assert train._chunk_fn(train.program(cfg), 10).__wrapped__._cache_size() == 1
+
+
+def test_training_is_float32_even_with_x64_enabled_globally(tmp_path) -> None:
+    jax.config.update("jax_enable_x64", True)
+    try:
+        s = train.run(tiny(steps=10), progress=False)
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    assert jax.tree.leaves(s["policy"].actor)[0].dtype == np.float32
 
 
 def test_resume_equals_uninterrupted_run_and_checkpoint_round_trip(tmp_path) -> None:
