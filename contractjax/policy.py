@@ -11,7 +11,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from contractjax import batch, pruning
+from contractjax import io, pruning
+from contractjax import training as train
 
 Array = jax.Array
 
@@ -20,61 +21,56 @@ Array = jax.Array
 class Policy:
     """Actor parameters, pruning masks and observation normalization of a trained run."""
 
-    config: Any  # contractjax.train.Config
+    config: train.Config
     actor: Any
     masks: tuple[np.ndarray, ...]
     obs_mean: np.ndarray
     obs_std: np.ndarray
 
+    @classmethod
+    def from_state(cls, config: train.Config, ts: train.TrainState) -> Policy:
+        """The policy of a training state (copied to the host)."""
+        actor = ts.sac.actor
+        return cls(config, *jax.device_get((actor.params, tuple(actor.masks), ts.obs_mean, ts.obs_std)))
+
     def compact(self) -> Policy:
         """The same policy with pruned neurons physically dropped (equal outputs, fewer parameters)."""
-        from contractjax import training as train
-
         params, widths = pruning.compact(self.actor, self.masks)
-        cfg = self.config.replace(actor_hidden=widths)
-        del train
-        return Policy(cfg, params, tuple(np.ones(w, np.float32) for w in widths), self.obs_mean, self.obs_std)
+        return Policy(self.config.replace(actor_hidden=widths), params,
+                      tuple(np.ones(w, np.float32) for w in widths), self.obs_mean, self.obs_std)
 
     def parameter_counts(self) -> dict[str, int]:
         return {"full": pruning.count(self.actor), "active": pruning.count_active(self.actor, self.masks),
                 "compact": pruning.count(pruning.compact(self.actor, self.masks)[0])}
 
     def actions(self, envs: Mapping[str, np.ndarray], seed: int = 0) -> np.ndarray:
-        from contractjax import training as train
-
         prog = train.program(self.config)
         return train.actions(prog, self.actor, self.masks, self.obs_mean, self.obs_std, envs, seed)
 
     def menus(self, envs: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
         """Menus (float64) for a batch of environments; deterministic given ``seed``."""
-        from contractjax import io
-        from contractjax import training as train
-
-        sc = train.program(self.config).sc
-        envs = io.validate_envs(sc, envs)
-        dims = io.dims_of(sc, envs)
-        want = train.program(self.config).dims
-        if dims != want:
-            raise ValueError(f"environments have dimensions {dims} but the policy was trained for {want}; "
+        prog = train.program(self.config)
+        envs = io.validate_envs(prog.sc, envs)
+        dims = io.dims_of(prog.sc, envs)
+        if dims != prog.dims:
+            raise ValueError(f"environments have dimensions {dims} but the policy was trained for {prog.dims}; "
                              "train on these dimensions (config field 'dims')")
-        return train.menus_from_actions(train.program(self.config), envs, self.actions(envs, seed))
+        return train.menus_from_actions(prog, envs, self.actions(envs, seed))
 
 
 def load(path: str | Path) -> Policy:
     """The latest policy saved by a training run (its output folder)."""
     import orbax.checkpoint as ocp
 
-    from contractjax import training as train
-
     root = Path(path)
-    if (root / "checkpoints").is_dir() is False and root.name == "checkpoints":
+    if root.name == "checkpoints" and not (root / "checkpoints").is_dir():  # the checkpoints/ folder itself
         root = root.parent
     cfg_file = root / "config.json"
     if not cfg_file.is_file() or not (root / "checkpoints").is_dir():
         raise ValueError(f"--checkpoint '{path}' is not a training output folder (config.json and checkpoints/); "
                          "give the --out folder of 'contractjax train'")
     cfg = train.validate(train.coerce(json.loads(cfg_file.read_text())))
-    mngr = ocp.CheckpointManager(root.resolve() / "checkpoints", item_names=("state", "policy"))
+    mngr = train.checkpoint_manager(root)
     step = mngr.latest_step()
     if step is None:
         raise ValueError(f"--checkpoint '{path}' has no checkpoint yet; let training write one")
@@ -90,5 +86,3 @@ def solve(policy: Policy | str | Path, envs: Mapping[str, np.ndarray], seed: int
     pol = policy if isinstance(policy, Policy) else load(policy)
     return pol.menus(envs, seed)
 
-
-__all__ = ["Policy", "batch", "load", "solve"]

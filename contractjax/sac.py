@@ -94,6 +94,10 @@ def _adam(lr: Array, wd: Array) -> optax.GradientTransformation:
     return optax.inject_hyperparams(optax.adamw)(learning_rate=lr, weight_decay=wd)
 
 
+def _alpha_opt(lr: Array) -> optax.GradientTransformation:
+    return optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+
+
 def init(nets: Nets, key: Array, hyper: Hyper) -> SACState:
     """Fresh parameters, targets equal to the online networks, nothing pruned."""
     ka, kc = jax.random.split(key)
@@ -107,7 +111,7 @@ def init(nets: Nets, key: Array, hyper: Hyper) -> SACState:
         actor=ActorState(ap, ap, _adam(hyper.actor_lr, hyper.weight_decay).init(ap), masks),
         critic=CriticState(cp, cp, _adam(hyper.critic_lr, hyper.weight_decay).init(cp)),
         log_alpha=log_alpha,
-        alpha_opt=optax.inject_hyperparams(optax.adam)(learning_rate=hyper.alpha_lr).init(log_alpha),
+        alpha_opt=_alpha_opt(hyper.alpha_lr).init(log_alpha),
         hyper=hyper,
     )
 
@@ -168,7 +172,7 @@ def update(nets: Nets, st: SACState, batch: Batch, key: Array) -> tuple[SACState
     if nets.auto_alpha:
         err = jax.lax.stop_gradient(jnp.mean(logp) + h.target_entropy)
         g = -err  # d/d log α of −log α · (E log π + H̄)
-        upd, alpha_opt = optax.inject_hyperparams(optax.adam)(learning_rate=h.alpha_lr).update(g, alpha_opt)
+        upd, alpha_opt = _alpha_opt(h.alpha_lr).update(g, alpha_opt)
         log_alpha = log_alpha + upd
 
     metrics = {"critic_loss": c_loss, "actor_loss": a_loss, "q": jnp.mean(q), "log_pi": jnp.mean(logp),

@@ -190,9 +190,9 @@ def validate(cfg: Config) -> Config:
     need(cfg.pruning in sac.PRUNING, "pruning", f"choose one of {', '.join(sac.PRUNING)}")
     need(0.0 <= cfg.prune_rate < 1.0, "prune_rate", "must lie in [0, 1)")
     need(cfg.unroll >= 1, "unroll", "must be >= 1")
-    for f in ("actor_lr", "critic_lr", "alpha_lr", "tau"):
+    for f in ("actor_lr", "critic_lr", "alpha_lr"):
         need(getattr(cfg, f) > 0, f, "must be > 0")
-    need(0.0 <= cfg.tau <= 1.0, "tau", "must lie in (0, 1]")
+    need(0.0 < cfg.tau <= 1.0, "tau", "must lie in (0, 1]")
     need(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
     need(cfg.alpha >= 0 and (cfg.alpha > 0 or not cfg.auto_alpha), "alpha", "must be >= 0 (> 0 with auto_alpha)")
     need(cfg.explore_std >= 0, "explore_std", "must be >= 0")
@@ -244,9 +244,13 @@ class Program:
     def sample(self, key: Array, n: int) -> dict[str, Array]:
         return jax.vmap(lambda k: self.sc.sample(k, self.dims, self.sampler))(jax.random.split(key, n))
 
+    @property
+    def menu_map(self) -> Callable[[dict[str, Array], Array], dict[str, Array]]:
+        """Single-environment action → menu map of the configured parameterization."""
+        return self.sc.efforts_to_menu if self.cfg.param == "efforts" else self.sc.action_to_menu
+
     def to_menu(self, env: dict[str, Array], a: Array) -> dict[str, Array]:
-        f = self.sc.efforts_to_menu if self.cfg.param == "efforts" else self.sc.action_to_menu
-        return jax.vmap(f)(env, a)
+        return jax.vmap(self.menu_map)(env, a)
 
     def objective(self, env: dict[str, Array], menu: dict[str, Array], a: Array, reward_scale: Array,
                   penalty: Array) -> tuple[Array, Array, Array]:
@@ -380,18 +384,12 @@ def _init_fn(prog: Program) -> Callable:
     return _f32(jax.jit(prog.init))
 
 
-@functools.cache
-def _menu_fn(sc: Scenario, param: str):
-    f = sc.efforts_to_menu if param == "efforts" else sc.action_to_menu
-    return jax.jit(jax.vmap(f))
-
-
 def menus_from_actions(prog: Program, envs: Mapping[str, np.ndarray], actions: np.ndarray) -> dict[str, np.ndarray]:
     """Menus in float64 (payments recomputed from float64 efforts, so binding constraints pass
     an external float64 check)."""
     with jax.enable_x64(True):
         e = {k: jnp.asarray(v, jnp.float64) for k, v in envs.items()}
-        m = batch._chunked(_menu_fn(prog.sc, prog.cfg.param), e, jnp.asarray(actions, jnp.float64))
+        m = batch._chunked(batch._vmapped(prog.menu_map), e, jnp.asarray(actions, jnp.float64))
     return {k: np.asarray(v, np.float64) for k, v in m.items()}
 
 
@@ -410,7 +408,7 @@ def actions(prog: Program, params: Any, masks: tuple, obs_mean: Any, obs_std: An
     ``split(PRNGKey(seed), n)``, so results do not depend on batching."""
     with jax.enable_x64(False):
         e32 = {k: jnp.asarray(v, jnp.float32) for k, v in envs.items()}
-        obs = (jax.jit(jax.vmap(prog.sc.state))(e32) - jnp.asarray(obs_mean)) / jnp.asarray(obs_std)
+        obs = (batch._vmapped(prog.sc.state)(e32) - jnp.asarray(obs_mean)) / jnp.asarray(obs_std)
         keys = jax.random.split(jax.random.PRNGKey(seed), obs.shape[0])
         fn = functools.partial(_act_fn(prog), params, tuple(masks))
         return np.asarray(batch._chunked(fn, obs, keys))
@@ -470,7 +468,7 @@ def policy_tree(ts: TrainState) -> dict[str, Any]:
 # -------------------------------------------------------------------------------- checkpoints
 
 
-def _manager(out: Path):
+def checkpoint_manager(out: Path):
     import orbax.checkpoint as ocp
 
     return ocp.CheckpointManager(
@@ -560,7 +558,7 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
         _prepare_out(outp, cfg, resume)
     t_start = time.perf_counter()
     ts = initial_state(cfg)
-    mngr = _manager(outp) if outp is not None else None
+    mngr = checkpoint_manager(outp) if outp is not None else None
     if resume and mngr is not None and mngr.latest_step() is not None:
         ts = restore(mngr, ts)
     step = int(ts.step)
@@ -597,7 +595,7 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
             save(mngr, ts)
     if ev is None:
         ev = evaluator(ts)
-    pol = Policy(cfg, *jax.device_get((ts.sac.actor.params, tuple(ts.sac.actor.masks), ts.obs_mean, ts.obs_std)))
+    pol = Policy.from_state(cfg, ts)
     summary = {
         "scenario": cfg.scenario, "steps": step, "eval_envs": cfg.eval_envs, "eval_seed": eval_seed,
         "eval": ev, "baselines": evaluator.baselines(), "train_metrics": chunk_metrics,
@@ -613,9 +611,10 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
             mngr.close()
     summary["policy"] = pol
     if progress:
+        counts = summary["parameters"]
         log(f"[{cfg.scenario}] done: gap {100 * ev['gap']:.2f}% to the oracle, {100 * ev['feasible']:.1f}% feasible "
-            f"on {cfg.eval_envs} held-out envs; actor {pol.parameter_counts()['compact']} parameters after pruning "
-            f"(of {pol.parameter_counts()['full']})")
+            f"on {cfg.eval_envs} held-out envs; actor {counts['compact']} parameters after pruning "
+            f"(of {counts['full']})")
     return summary
 
 

@@ -61,7 +61,7 @@ def bench_agents(cfg: train.Config, n_agents: int, chunks: int) -> float:
     prog = train.program(cfg)
     base = train.initial_state(cfg)
     if n_agents == 1:
-        states, fn = base, jax.jit(lambda ts: prog.chunk(ts, cfg.chunk), donate_argnums=0)
+        states, fn = base, train._chunk_fn(prog, cfg.chunk)
     else:
         keys = jax.random.split(jax.random.PRNGKey(cfg.seed), n_agents)
         init = jax.vmap(lambda k: prog.init(k, base.sac.hyper, base.obs_mean, base.obs_std, base.reward_scale))
@@ -117,8 +117,7 @@ def main() -> None:
     cfg = paper.replace(steps=paper.prune_every * paper.prune_steps + 1, chunk=paper.prune_every * paper.prune_steps + 1,
                         prune_rate=0.5, batch=8, envs_per_step=1, actor_lr=1e-3)
     ts, _ = train._chunk_fn(train.program(cfg), cfg.chunk)(train.initial_state(cfg))
-    pol = policy.Policy(cfg, *jax.device_get((ts.sac.actor.params, tuple(ts.sac.actor.masks), ts.obs_mean,
-                                               ts.obs_std)))
+    pol = policy.Policy.from_state(cfg, ts)
     envs = batch.sample_envs("dt", args.solve_envs, 9, {"K": 3})
     counts = pol.parameter_counts()
     print(f"\nsolve ({args.solve_envs} envs, actor pruned to {counts['compact']} of {counts['full']} parameters):")

@@ -97,7 +97,7 @@ def test_pruned_neurons_stay_frozen_and_compact_policy_is_equal(tmp_path) -> Non
     assert zero(actor.params) and zero(actor.target)
     adam = actor.opt.inner_state[0]
     assert zero(adam.mu) and zero(adam.nu)
-    pol = policy.Policy(cfg, *jax.device_get((actor.params, tuple(actor.masks), ts.obs_mean, ts.obs_std)))
+    pol = policy.Policy.from_state(cfg, ts)
     # One more chunk: the pruned set only grows (masked neurons never revive).
     ts2, _ = train._chunk_fn(train.program(cfg), 30)(ts)
     for old, new in zip(pol.masks, ts2.sac.actor.masks, strict=True):

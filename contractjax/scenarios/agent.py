@@ -253,9 +253,8 @@ def random_menu(key: Array, env: Env) -> Menu:
     payments plus a random rent added to every payment of a period (IC and IIC kept)."""
     K = env["theta1"].shape[0]
     k1, k2, k3 = jax.random.split(key, 3)
-    T1 = jnp.sort(jax.random.uniform(k1, (K,))) * T_MAX
-    t2 = jnp.sort(jax.random.uniform(k2, (K,))) * T_MAX
-    m = payments(env, {"T1": T1, "R1": T1, "T2": jnp.broadcast_to(t2, (K, K)), "R2": None})
+    u = lambda k: jax.random.uniform(k, (K,), minval=-1.0, maxval=1.0)
+    m = efforts_to_menu(env, jnp.concatenate([u(k1), u(k2)]))
     d1, d2 = jax.random.uniform(k3, (2,)) * 0.1 * _r_max(env) / MARGIN
     return m | {"R1": m["R1"] + d1, "R2": m["R2"] + d2}
 

@@ -189,10 +189,8 @@ def random_menu(key: Array, env: Env) -> Menu:
     """Sorted uniform latencies, eq. (50) payments plus a random rent added to every payment
     (shifts type ``k``'s utility of every item by ``f θ_k δ``: IC kept, IR gains slack)."""
     k1, k2 = jax.random.split(key)
-    K = env["theta"].shape[0]
-    L = jnp.sort(jax.random.uniform(k1, (K,)) * env["L_max"])
-    m = payments(env, {"L": L, "R": L})
-    return {"L": L, "R": m["R"] + jax.random.uniform(k2) * 0.1 * _r_max(env) / MARGIN}
+    m = efforts_to_menu(env, jax.random.uniform(k1, env["theta"].shape, minval=-1.0, maxval=1.0))
+    return {"L": m["L"], "R": m["R"] + jax.random.uniform(k2) * 0.1 * _r_max(env) / MARGIN}
 
 
 def _r_max(env: Env) -> Array:

@@ -128,11 +128,9 @@ def random_menu(key: Array, env: Env) -> Menu:
     ``δ ≥ 0`` added to every payment (shifts every type's utility of every item by ``ρ ψ_k δ``,
     so IC is kept and IR gains slack)."""
     k1, k2 = jax.random.split(key)
-    K = env["psi"].shape[0]
-    s = jnp.sort(jax.random.uniform(k1, (K,)) * s_max(env))
-    m = payments(env, {"s": s, "r": s})
+    m = efforts_to_menu(env, jax.random.uniform(k1, env["psi"].shape, minval=-1.0, maxval=1.0))
     delta = jax.random.uniform(k2) * 0.1 * jnp.mean(m["r"])
-    return {"s": s, "r": m["r"] + delta}
+    return {"s": m["s"], "r": m["r"] + delta}
 
 
 def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:

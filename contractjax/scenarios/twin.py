@@ -295,12 +295,17 @@ def state(env: Env) -> Array:
                             _flat(env["p"]), _flat(env["g"]), _flat(env["d"])])
 
 
-def action_to_menu(env: Env, a: Array) -> Menu:
-    """``a = (a_b[MN], a_f[MN], a_R[MN])`` in ``[-1, 1]`` onto ``[0, B_MAX] × [0, F_MAX] × [0, R_MAX]``."""
+def _allocation(env: Env, a: Array) -> tuple[Array, Array]:
+    """``(a_b[MN], a_f[MN], …)`` onto ``b ∈ [0, B_MAX]``, ``f ∈ [0, F_MAX]`` (shape ``[M, N]``)."""
     shape = env["Q"].shape
     k = shape[0] * shape[1]
-    return {"b": common.box(a[:k], B_MAX).reshape(shape), "f": common.box(a[k:2 * k], F_MAX).reshape(shape),
-            "R": common.box(a[2 * k:], R_MAX).reshape(shape)}
+    return common.box(a[:k], B_MAX).reshape(shape), common.box(a[k:2 * k], F_MAX).reshape(shape)
+
+
+def action_to_menu(env: Env, a: Array) -> Menu:
+    """``a = (a_b[MN], a_f[MN], a_R[MN])`` in ``[-1, 1]`` onto ``[0, B_MAX] × [0, F_MAX] × [0, R_MAX]``."""
+    b, f = _allocation(env, a)
+    return {"b": b, "f": f, "R": common.box(a[2 * b.size:], R_MAX).reshape(b.shape)}
 
 
 def menu_to_action(env: Env, menu: Menu) -> Array:
@@ -312,9 +317,7 @@ def efforts_to_menu(env: Env, a: Array) -> Menu:
     """``a = (a_b[MN], a_f[MN])`` onto ``[0, B_MAX] × [0, F_MAX]`` with the least rents that satisfy
     every IR and IC. Feasible whenever the allocation is implementable (no profitable deviation
     cycle); two-dimensional types have no order to sort by, so the penalty teaches the rest."""
-    shape = env["Q"].shape
-    k = shape[0] * shape[1]
-    b, f = common.box(a[:k], B_MAX).reshape(shape), common.box(a[k:], F_MAX).reshape(shape)
+    b, f = _allocation(env, a)
     return payments(env, {"b": b, "f": f, "R": None})
 
 
