@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -22,6 +22,15 @@ Env = dict[str, Array]
 Menu = dict[str, Array]
 #: A field's shape, as names of dimension fields: () scalar, ("K",), ("K", "K"), ("M", "N"), ...
 Shape = tuple[str, ...]
+
+
+class Parameterization(NamedTuple):
+    """An action space of the policy: ``size(dims)`` numbers in ``[-1, 1]`` and the bounded,
+    differentiable map ``to_menu(env, a) -> menu``."""
+
+    size: Callable[[Mapping[str, int]], int]
+    to_menu: Callable[[Env, Array], Menu]
+    description: str = ""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -51,6 +60,8 @@ class Scenario:
       effort_size / efforts_to_menu: optional feasible-by-construction parameterization: the
         policy chooses only the efforts (``effort_size(dims)`` numbers in ``[-1, 1]``) and
         ``efforts_to_menu(env, a)`` orders them and adds the closed-form payments.
+      extra_parameterizations: further named action spaces (e.g. AGENT's shared second-period
+        menu); see :meth:`parameterizations`.
     """
 
     name: str
@@ -75,6 +86,23 @@ class Scenario:
     greedy_menu: Callable[[Env], Menu] | None = None
     effort_size: Callable[[Mapping[str, int]], int] | None = None
     efforts_to_menu: Callable[[Env, Array], Menu] | None = None
+    extra_parameterizations: Mapping[str, Parameterization] = dataclasses.field(default_factory=dict)
+
+    @property
+    def parameterizations(self) -> dict[str, Parameterization]:
+        """Every action space by name: ``menu`` (efforts and payments in the action, the papers'
+        setting), ``efforts`` (feasible by construction) when defined, then the extra ones."""
+        out = {"menu": Parameterization(self.action_size, self.action_to_menu, "efforts and payments")}
+        if self.efforts_to_menu is not None and self.effort_size is not None:
+            out["efforts"] = Parameterization(self.effort_size, self.efforts_to_menu, "efforts; closed-form payments")
+        return out | dict(self.extra_parameterizations)
+
+    def parameterization(self, name: str) -> Parameterization:
+        """The action space ``name``; an unknown name is a one-line error listing the known ones."""
+        known = self.parameterizations
+        if name not in known:
+            raise ValueError(f"parameterization '{name}' is unknown for {self.name}; choose one of: {', '.join(known)}")
+        return known[name]
 
     def shape_of(self, field: str, dims: Mapping[str, int], menu: bool = False) -> tuple[int, ...]:
         """Concrete per-environment shape of a field for the given dimension values."""
