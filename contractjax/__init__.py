@@ -12,8 +12,7 @@ Quick use::
 
 from contractjax import core, scenarios
 from contractjax.batch import evaluate, gap, greedy_menus, oracle, random_menus, sample_envs
-from contractjax.policy import Policy, solve
-from contractjax.training import Config, train
+from contractjax.solver import Config, Policy, solve, train
 
 __all__ = ["Config", "Policy", "core", "evaluate", "gap", "greedy_menus", "oracle", "random_menus", "sample_envs",
            "scenarios", "solve", "train"]

@@ -1,8 +1,9 @@
 """Batched front-ends over a scenario's pure functions: sample, oracle, evaluate, baselines.
 
-Oracles and evaluations run in float64 (``jax.enable_x64`` locally, SPEC §2) so that binding
-constraints pass an external float64 re-check; the rest of the program keeps float32.
-Inputs and outputs are numpy arrays keyed by the SPEC §6 field names, leading axis = environment.
+Oracles and evaluations run in float64 (:mod:`contractjax.precision`) so that binding
+constraints pass an external float64 re-check; the training program keeps float32.
+Inputs and outputs are numpy arrays keyed by the field names of ``docs/models.md``, leading
+axis = environment.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import core, scenarios
+from contractjax.precision import as64, float64
 from contractjax.scenarios import Scenario
 
 Arrays = dict[str, np.ndarray]
@@ -44,14 +46,19 @@ def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[s
         if int(v) < 1:
             raise ValueError(f"dimension '{k}' must be >= 1, got {v}")
         d[k] = int(v)
-    with jax.enable_x64(True):
-        keys = jax.random.split(jax.random.PRNGKey(seed), n)
-        env = _chunked(_sampler(sc, tuple(sorted(d.items())), _frozen(cfg)), keys)
+    draw = sampler(sc, d, cfg)
+    env = float64(lambda: chunked(draw, jax.random.split(jax.random.PRNGKey(seed), n)))()
     return {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
 
 
 def _frozen(cfg: Mapping[str, Any]) -> tuple:
     return tuple(sorted((k, tuple(map(tuple, v)) if isinstance(v, list) else v) for k, v in cfg.items()))
+
+
+def sampler(sc: Scenario, dims: Mapping[str, int], config: Mapping[str, Any]):
+    """``keys -> environments``: the scenario's sampler, jitted and vmapped, compiled once per
+    (scenario, dimensions, settings)."""
+    return _sampler(sc, tuple(sorted(dims.items())), _frozen(config))
 
 
 @functools.cache
@@ -60,8 +67,9 @@ def _sampler(sc: Scenario, dims: tuple, cfg: tuple):
     return jax.jit(jax.vmap(lambda k: sc.sample(k, d, c)))
 
 
-def _chunked(fn, *args):
-    """Apply a vmapped function in chunks of ``CHUNK`` along the leading axis (host-side loop)."""
+def chunked(fn, *args):
+    """Apply a batched function in chunks of ``CHUNK`` along the leading axis (a host-side loop,
+    so that any number of environments fits in device memory)."""
     n = jax.tree.leaves(args)[0].shape[0]
     if n <= CHUNK:
         return fn(*args)
@@ -69,12 +77,9 @@ def _chunked(fn, *args):
     return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
 
 
-def _to64(tree: Mapping[str, Any]) -> dict[str, jax.Array]:
-    return {k: jnp.asarray(v, dtype=jnp.float64) for k, v in tree.items()}
-
-
 @functools.cache
-def _vmapped(fn):
+def vmapped(fn):
+    """``jax.jit(jax.vmap(fn))``, compiled once per function."""
     return jax.jit(jax.vmap(fn))
 
 
@@ -88,8 +93,7 @@ def oracle(scenario: str | Scenario, envs: Mapping[str, Any], info: str = "asymm
     sc = _scenario(scenario)
     if info not in INFOS:
         raise ValueError(f"info '{info}' is unknown; choose asymmetric or complete")
-    with jax.enable_x64(True):
-        menus = _chunked(_oracle_fn(sc, info), _to64(envs))
+    menus = float64(lambda: chunked(_oracle_fn(sc, info), as64(envs)))()
     return {k: np.asarray(v, dtype=np.float64) for k, v in menus.items()}
 
 
@@ -113,20 +117,21 @@ def _eval_fn(sc: Scenario):
 def evaluate(scenario: str | Scenario, envs: Mapping[str, Any], menus: Mapping[str, Any]) -> dict[str, Any]:
     """Utilities, paper reward, feasibility, largest violation and every slack, per environment."""
     sc = _scenario(scenario)
-    with jax.enable_x64(True):
-        out = _chunked(_eval_fn(sc), _to64(envs), _to64(menus))
+    out = float64(lambda: chunked(_eval_fn(sc), as64(envs), as64(menus)))()
     return jax.tree.map(np.asarray, out)
 
 
 def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 0) -> Arrays:
     """The random-feasible-menu baseline."""
     sc = _scenario(scenario)
-    with jax.enable_x64(True):
-        e = _to64(envs)
-        n = next(iter(e.values())).shape[0]
-        keys = jax.random.split(jax.random.PRNGKey(seed), n)
-        menus = _chunked(_vmapped(sc.random_menu), keys, e)
-    return {k: np.asarray(v) for k, v in menus.items()}
+
+    @float64
+    def run():
+        e = as64(envs)
+        keys = jax.random.split(jax.random.PRNGKey(seed), next(iter(e.values())).shape[0])
+        return chunked(vmapped(sc.random_menu), keys, e)
+
+    return {k: np.asarray(v) for k, v in run().items()}
 
 
 def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:
@@ -134,8 +139,7 @@ def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:
     sc = _scenario(scenario)
     if sc.greedy_menu is None:
         raise ValueError(f"scenario '{sc.name}' has no greedy baseline")
-    with jax.enable_x64(True):
-        menus = _chunked(_vmapped(sc.greedy_menu), _to64(envs))
+    menus = float64(lambda: chunked(vmapped(sc.greedy_menu), as64(envs)))()
     return {k: np.asarray(v) for k, v in menus.items()}
 
 
@@ -151,3 +155,34 @@ def gap(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> flo
         return float("nan")
     ref = float(np.sum(reference[f]))
     return float((ref - np.sum(utility[f])) / max(abs(ref), 1e-300))
+
+
+BASELINES = ("oracle", "complete_information", "random")
+
+
+def baselines(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 0,
+              oracle_menus: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The reference menus every learned menu is measured against, evaluated per environment:
+    ``oracle`` (asymmetric-information optimum; pass ``oracle_menus`` if already solved),
+    ``complete_information`` (the upper bound: IR only) and ``random`` (random feasible menus
+    drawn with ``seed``)."""
+    sc = _scenario(scenario)
+    return {
+        "oracle": evaluate(sc, envs, oracle(sc, envs, "asymmetric") if oracle_menus is None else oracle_menus),
+        "complete_information": evaluate(sc, envs, oracle(sc, envs, "complete")),
+        "random": evaluate(sc, envs, random_menus(sc, envs, seed)),
+    }
+
+
+def summary(report: Mapping[str, Any], refs: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Means of an :func:`evaluate` report and its gaps to the oracle and to complete information
+    (``refs``: the output of :func:`baselines`)."""
+    u, ok = report["principal_utility"], report["feasible"]
+    return {
+        "principal_utility": float(np.mean(u)),
+        "agents_utility": float(np.mean(report["agents_utility"])),
+        "paper_reward": float(np.mean(report["paper_reward"])),
+        "feasible": float(np.mean(ok)),
+        "gap": gap(u, refs["oracle"]["principal_utility"], ok),
+        "gap_complete": gap(u, refs["complete_information"]["principal_utility"], ok),
+    }

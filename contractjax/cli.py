@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from contractjax import batch, io, scenarios
+from contractjax import batch, files, scenarios
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,7 +23,7 @@ def _scenario(name: str) -> scenarios.Scenario:
     try:
         return scenarios.get(name)
     except ValueError as e:
-        raise io.InputError(f"--scenario: {e}") from None
+        raise files.InputError(f"--scenario: {e}") from None
 
 
 def _parse_pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
@@ -31,11 +31,11 @@ def _parse_pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
     for item in items:
         key, eq, value = item.partition("=")
         if not eq or not key:
-            raise io.InputError(f"{flag} '{item}': write NAME=VALUE (a range as NAME=LO,HI)")
+            raise files.InputError(f"{flag} '{item}': write NAME=VALUE (a range as NAME=LO,HI)")
         try:
             nums = [float(v) for v in value.split(",")]
         except ValueError:
-            raise io.InputError(f"{flag} '{item}': VALUE must be a number or LO,HI") from None
+            raise files.InputError(f"{flag} '{item}': VALUE must be a number or LO,HI") from None
         out[key] = nums[0] if len(nums) == 1 else tuple(nums)
     return out
 
@@ -63,7 +63,7 @@ def _menu_record(sc, envs, menus, info: str | None = None, slacks: bool = False)
     rec: dict[str, Any] = {"scenario": sc.name}
     if info:
         rec["info"] = info
-    rec["fields"] = io.env_record(sc, envs)
+    rec["fields"] = files.env_record(sc, envs)
     rec["menus"] = menus
     keys = ("principal_utility", "agents_utility", "paper_reward", "feasible", "max_violation")
     rec |= {k: ev[k] for k in keys}
@@ -78,26 +78,26 @@ def _menu_record(sc, envs, menus, info: str | None = None, slacks: bool = False)
 def cmd_sample_envs(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
     if args.n < 1:
-        raise io.InputError(f"--n {args.n}: give a positive number of environments")
+        raise files.InputError(f"--n {args.n}: give a positive number of environments")
     try:
         envs = batch.sample_envs(sc, args.n, args.seed, _parse_pairs(args.dims, "--dims"),
                                  _parse_pairs(args.set, "--set"))
     except ValueError as e:
-        raise io.InputError(str(e)) from None
-    io.write(args.out, {"scenario": sc.name, "fields": io.env_record(sc, envs)}, args.overwrite)
+        raise files.InputError(str(e)) from None
+    files.write(args.out, {"scenario": sc.name, "fields": files.env_record(sc, envs)}, args.overwrite)
     print(f"wrote {args.n} {sc.name} environments to {args.out}")
 
 
 def cmd_oracle(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
-    envs = io.load_envs(sc, args.envs)
-    io.check_out(args.out, args.overwrite)
+    envs = files.load_envs(sc, args.envs)
+    files.check_out(args.out, args.overwrite)
     t0 = time.perf_counter()
     menus = batch.oracle(sc, envs, args.info)
     dt = time.perf_counter() - t0
     rec = _menu_record(sc, envs, menus, args.info)
-    io.write(args.out, rec, args.overwrite)
-    n = io.n_of(envs)
+    files.write(args.out, rec, args.overwrite)
+    n = files.n_of(envs)
     print(_table([{
         "scenario": sc.name, "info": args.info, "envs": n,
         "feasible %": 100.0 * float(np.mean(rec["feasible"])),
@@ -110,12 +110,12 @@ def cmd_oracle(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
-    envs = io.load_envs(sc, args.envs)
-    menus = io.load_menus(sc, args.menus, envs)
-    io.check_out(args.out, args.overwrite)
+    envs = files.load_envs(sc, args.envs)
+    menus = files.load_menus(sc, args.menus, envs)
+    files.check_out(args.out, args.overwrite)
     rec = _menu_record(sc, envs, menus, slacks=True)
     row: dict[str, Any] = {
-        "scenario": sc.name, "envs": io.n_of(envs),
+        "scenario": sc.name, "envs": files.n_of(envs),
         "feasible %": 100.0 * float(np.mean(rec["feasible"])),
         "principal U (mean)": float(np.mean(rec["principal_utility"])),
         "max violation": float(np.max(rec["max_violation"])),
@@ -129,7 +129,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         row["gap to oracle %"] = 100.0 * batch.gap(rec["principal_utility"], rec["oracle_utility"], rec["feasible"])
         row["gap to complete-info %"] = 100.0 * batch.gap(
             rec["principal_utility"], rec["complete_info_utility"], rec["feasible"])
-    io.write(args.out, rec, args.overwrite)
+    files.write(args.out, rec, args.overwrite)
     print(_table([row]))
     print(f"wrote {args.out}")
 
@@ -141,20 +141,20 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
         print(f"[{name}] sampling {args.n} environments, solving the oracles ...", file=sys.stderr, flush=True)
         sc = scenarios.get(name)
         envs = batch.sample_envs(sc, args.n, args.seed)
-        io.write(out / f"{name}-envs.json", {"scenario": name, "fields": io.env_record(sc, envs)})
+        files.write(out / f"{name}-envs.json", {"scenario": name, "fields": files.env_record(sc, envs)})
         t0 = time.perf_counter()
         menus = batch.oracle(sc, envs, "asymmetric")
         seconds = time.perf_counter() - t0
         rec = _menu_record(sc, envs, menus, "asymmetric")
-        io.write(out / f"{name}-oracle.json", rec)
-        complete = batch.evaluate(sc, envs, batch.oracle(sc, envs, "complete"))
-        rand = batch.evaluate(sc, envs, batch.random_menus(sc, envs, args.seed))
+        files.write(out / f"{name}-oracle.json", rec)
+        refs = batch.baselines(sc, envs, args.seed, oracle_menus=menus)
+        rand = refs["random"]
         u = rec["principal_utility"]
         rows.append({
             "scenario": name, "envs": args.n,
             "oracle U": float(np.mean(u)),
             "feasible %": 100.0 * float(np.mean(rec["feasible"])),
-            "complete-info U": float(np.mean(complete["principal_utility"])),
+            "complete-info U": float(np.mean(refs["complete_information"]["principal_utility"])),
             "random menu U": float(np.mean(rand["principal_utility"])),
             "random gap %": 100.0 * batch.gap(rand["principal_utility"], u, rand["feasible"]),
             "oracle s (with compile)": seconds,
@@ -167,45 +167,48 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
 
 def _quick_train(out: Path, steps: int | None, seed: int, n: int) -> None:
     """Train the solver on dt (quick preset) and solve the held-out environments written above."""
-    from contractjax import policy
-    from contractjax import training as train
+    from contractjax import solver
 
-    cfg = train.make_config("quick", scenario="dt", steps=steps, seed=seed, eval_envs=n)
+    cfg = solver.make_config("quick", scenario="dt", steps=steps, seed=seed, eval_envs=n)
     print(f"[dt] training the diffusion SAC solver (quick preset, {cfg.steps} iterations) ...", file=sys.stderr,
           flush=True)
-    train.run(cfg, out / "train-dt")
+    solver.run(cfg, out / "train-dt")
     sc = scenarios.get("dt")
-    envs = io.load_envs(sc, out / "dt-envs.json")
-    rec = _menu_record(sc, envs, policy.solve(out / "train-dt", envs))
-    io.write(out / "dt-learned.json", rec)
-    oracle_u = io.read(out / "dt-oracle.json")["principal_utility"]
+    envs = files.load_envs(sc, out / "dt-envs.json")
+    rec = _menu_record(sc, envs, solver.solve(out / "train-dt", envs))
+    files.write(out / "dt-learned.json", rec)
+    oracle_u = files.read(out / "dt-oracle.json")["principal_utility"]
     g = batch.gap(rec["principal_utility"], np.asarray(oracle_u), rec["feasible"])
     print(f"learned dt menus on the {n} environments above: gap {100 * g:.2f}% to the oracle, "
           f"{100 * np.mean(rec['feasible']):.1f}% feasible -> {out}/dt-learned.json")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from contractjax import training as train
+    from contractjax import solver
+    from contractjax.solver.run import RunError
 
-    overrides = {"scenario": args.scenario, "steps": args.steps, "seed": args.seed}
+    overrides = {"scenario": args.scenario, "steps": args.steps, "seed": args.seed, "algo": args.algo}
     for item in args.set:
         key, eq, value = item.partition("=")
         if not eq or not key:
-            raise io.InputError(f"--set '{item}': write FIELD=VALUE, e.g. --set actor_lr=3e-4")
+            raise files.InputError(f"--set '{item}': write FIELD=VALUE, e.g. --set actor_lr=3e-4")
+        if key in ("scenario", "algo", "steps", "seed") and overrides.get(key) is not None:
+            raise files.InputError(f"--set {key}=...: use --{key} (given as {overrides[key]!r}), not both")
         overrides[key] = value
     _scenario(args.scenario)
     try:
-        cfg = train.make_config(args.preset, args.config, **overrides)
+        cfg = solver.make_config(args.preset, args.config, **overrides)
     except ValueError as e:
-        raise io.InputError(str(e)) from None
+        raise files.InputError(str(e)) from None
     out = Path(args.out) if args.out else _fresh_dir(Path("runs") / f"train-{args.scenario}")
     try:
-        summary = train.run(cfg, out, resume=args.resume, progress=not args.quiet)
-    except train.RunError as e:
-        raise io.InputError(str(e)) from None
+        summary = solver.run(cfg, out, resume=args.resume, progress=not args.quiet, resume_from=args.resume_from)
+    except RunError as e:
+        raise files.InputError(str(e)) from None
     ev, b = summary["eval"], summary["baselines"]
     print(_table([
-        {"menus": "learned", "U": ev["principal_utility"], "feasible %": 100 * ev["feasible"], "gap %": 100 * ev["gap"]},
+        {"menus": f"learned ({cfg.algo})", "U": ev["principal_utility"], "feasible %": 100 * ev["feasible"],
+         "gap %": 100 * ev["gap"]},
         {"menus": "oracle", "U": b["oracle"]["principal_utility"], "feasible %": 100 * b["oracle"]["feasible"],
          "gap %": 0.0},
         {"menus": "random", "U": b["random"]["principal_utility"], "feasible %": 100 * b["random"]["feasible"],
@@ -216,27 +219,27 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_solve(args: argparse.Namespace) -> None:
-    from contractjax import policy
+    from contractjax import solver
 
     sc = _scenario(args.scenario)
-    io.check_out(args.out, args.overwrite)
+    files.check_out(args.out, args.overwrite)
     try:
-        pol = policy.load(args.checkpoint)
+        pol = solver.load(args.checkpoint, args.checkpoint_step)
     except ValueError as e:
-        raise io.InputError(str(e)) from None
+        raise files.InputError(str(e)) from None
     if pol.config.scenario != sc.name:
-        raise io.InputError(f"--checkpoint was trained on '{pol.config.scenario}', not '{sc.name}'; "
-                            f"pass --scenario {pol.config.scenario}")
-    envs = io.load_envs(sc, args.envs)
+        raise files.InputError(f"--checkpoint was trained on '{pol.config.scenario}', not '{sc.name}'; "
+                               f"pass --scenario {pol.config.scenario}")
+    envs = files.load_envs(sc, args.envs)
     t0 = time.perf_counter()
     try:
         menus = pol.menus(envs, args.seed)
     except ValueError as e:
-        raise io.InputError(f"--envs: {e}") from None
+        raise files.InputError(f"--envs: {e}") from None
     seconds = time.perf_counter() - t0
     rec = _menu_record(sc, envs, menus)
-    io.write(args.out, rec, args.overwrite)
-    n = io.n_of(envs)
+    files.write(args.out, rec, args.overwrite)
+    n = files.n_of(envs)
     print(f"{n} menus in {seconds:.2f} s ({n / seconds:.0f} envs/s incl. compile): mean principal utility "
           f"{np.mean(rec['principal_utility']):.4g}, {100 * np.mean(rec['feasible']):.2f}% feasible -> {args.out}")
 
@@ -272,9 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = command("sample-envs", "draw random environments from a scenario's sampler", cmd_sample_envs, envs=False)
     s.add_argument("--n", type=int, required=True, help="number of environments")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--dims", nargs="*", default=[], metavar="NAME=VALUE",
+    s.add_argument("--dims", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
                    help="dimension overrides, e.g. K=3 (twin: M=3 N=2)")
-    s.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+    s.add_argument("--set", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
                    help="sampler overrides, e.g. c=25,35 (a range) or rho=0.5 (a constant)")
 
     o = command("oracle", "optimal menus by optimization", cmd_oracle, out="output menu file (.json or .npz)")
@@ -285,17 +288,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--menus", required=True, help="file with a 'menus' object (.json or .npz)")
     e.add_argument("--no-oracle", action="store_true", help="skip the optimality gap to the oracles")
 
-    t = sub.add_parser("train", help="train the diffusion SAC solver on random environments")
+    t = sub.add_parser("train", help="train the diffusion SAC solver (or a baseline algorithm) on random environments")
     t.add_argument("--scenario", required=True, help=f"one of: {names}")
+    t.add_argument("--algo", help="diffusion_sac (default), diffusion_ddpg, sac, ddpg, td3, ppo or amortized")
     t.add_argument("--preset", default="quick", choices=["quick", "paper"],
                    help="quick (default: minutes on a laptop CPU) or paper (the papers' hyperparameters)")
     t.add_argument("--config", help="config file (.json or .toml) of Config fields, applied over the preset")
     t.add_argument("--steps", type=int, help="training iterations")
     t.add_argument("--seed", type=int, help="training seed (held-out environments use 1000000 + seed)")
-    t.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+    t.add_argument("--set", nargs="*", action="extend", default=[], metavar="FIELD=VALUE",
                    help="config overrides, e.g. actor_lr=3e-4 pruning=agent actor_hidden=256,256")
     t.add_argument("--out", help="output folder (default: a new runs/train-SCENARIO[-N])")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--resume-from", type=int, metavar="STEP", help="continue the run in --out from checkpoint STEP")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=cmd_train)
 
@@ -303,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                 out="output menu file (.json or .npz)")
     v.add_argument("--checkpoint", required=True, help="the --out folder of 'contractjax train'")
     v.add_argument("--seed", type=int, default=0, help="seed of the (deterministic) denoising noise")
+    v.add_argument("--checkpoint-step", type=int, metavar="STEP", help="use checkpoint STEP (default: the latest)")
 
     q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
     q.add_argument("--n", type=int, default=500, help="environments per scenario")
@@ -320,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except io.InputError as e:
+    except files.InputError as e:
         print(f"contractjax: error: {e}", file=sys.stderr)
         return 2
     return 0

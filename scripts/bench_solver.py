@@ -17,21 +17,20 @@ import time
 import jax
 import jax.numpy as jnp
 
-from contractjax import batch, policy
-from contractjax import training as train
+from contractjax import batch, solver
+from contractjax.solver import program as programs
 
 
 def dense_flops(sizes: list[int]) -> int:
     return sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
-def update_flops(prog: train.Program, cfg: train.Config) -> dict[str, float]:
+def update_flops(prog: programs.Program, cfg: solver.Config) -> dict[str, float]:
     """Analytic FLOPs (multiply-adds × 2, matmuls only) of one iteration: acting on the
     environment batch, and one update (critic TD step, actor step through the chain, target chain
     when bootstrapping). Backward passes count twice their forward (weights + inputs), a backward
     to the inputs only once."""
-    n = prog.nets
-    obs, act, T = n.obs_dim, n.action_dim, cfg.denoise_steps
+    obs, act, T = prog.obs_dim, prog.action_dim, cfg.denoise_steps
     t = cfg.t_dim
     actor = dense_flops([act + t + obs, *cfg.actor_hidden, act]) + dense_flops([t, 2 * t, t])
     critic = dense_flops([obs + act, *cfg.critic_hidden, 1])
@@ -56,17 +55,17 @@ def matmul_roofline(n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
-def bench_agents(cfg: train.Config, n_agents: int, chunks: int) -> float:
+def bench_agents(cfg: solver.Config, n_agents: int, chunks: int) -> float:
     """Iterations/s of ``n_agents`` independent agents (seeds) vmapped into one program."""
-    prog = train.program(cfg)
-    base = train.initial_state(cfg)
+    prog = programs.for_config(cfg)
     if n_agents == 1:
-        states, fn = base, train._chunk_fn(prog, cfg.chunk)
+        states, fn = programs.initial_state(cfg), prog.chunk
     else:
+        stats = programs.statistics(prog, cfg.seed)
         keys = jax.random.split(jax.random.PRNGKey(cfg.seed), n_agents)
-        init = jax.vmap(lambda k: prog.init(k, base.sac.hyper, base.obs_mean, base.obs_std, base.reward_scale))
-        states = jax.jit(init)(keys)
-        fn = jax.jit(jax.vmap(lambda ts: prog.chunk(ts, cfg.chunk)), donate_argnums=0)
+        stack = lambda tree: jax.tree.map(lambda x: jnp.broadcast_to(x, (n_agents, *jnp.shape(x))), tree)
+        states = prog.population_init(keys, stack(prog.hyper(cfg)), stack(stats))
+        fn = prog.population_chunk
     states, m = fn(states)  # compile + first chunk
     jax.block_until_ready(m)
     t0 = time.perf_counter()
@@ -93,16 +92,16 @@ def main() -> None:
 
     # The paper configuration: dt with K = 3 (state 11), full menu in the action (6), one fresh
     # environment and one update per iteration, batch 512, 6 VP steps, 256-wide MLPs.
-    paper = train.make_config("paper", scenario="dt", dims={"K": 3}, chunk=args.chunk, unroll=args.unroll,
+    paper = solver.make_config("paper", scenario="dt", dims={"K": 3}, chunk=args.chunk, unroll=args.unroll,
                               buffer=100_000, warmup=0,
                               updates_per_step=args.updates_per_step)
     for boot in (True, False):
         cfg = paper.replace(bootstrap=boot)
-        prog = train.program(cfg)
+        prog = programs.for_config(cfg)
         fl = update_flops(prog, cfg)
         per_it = fl["update"] + fl["acting"] / cfg.updates_per_step  # per update
         label = "with target chain (γ-bootstrap)" if boot else "episodic (no target chain)"
-        print(f"\npaper configuration, {label}: state {prog.nets.obs_dim}, action {prog.action_dim}, "
+        print(f"\npaper configuration, {label}: state {prog.obs_dim}, action {prog.action_dim}, "
               f"{per_it / 1e9:.2f} GFLOP per update (analytic)")
         for n in args.agents:
             its = bench_agents(cfg, n, args.chunks) * cfg.updates_per_step  # updates/s per agent
@@ -116,8 +115,8 @@ def main() -> None:
     # Solve throughput with a trained-shaped policy (pruned 10 %), masked vs compact actor.
     cfg = paper.replace(steps=paper.prune_every * paper.prune_steps + 1, chunk=paper.prune_every * paper.prune_steps + 1,
                         prune_rate=0.5, batch=8, envs_per_step=1, actor_lr=1e-3)
-    ts, _ = train._chunk_fn(train.program(cfg), cfg.chunk)(train.initial_state(cfg))
-    pol = policy.Policy.from_state(cfg, ts)
+    ts, _ = programs.for_config(cfg).chunk(programs.initial_state(cfg))
+    pol = solver.Policy.from_state(cfg, ts)
     envs = batch.sample_envs("dt", args.solve_envs, 9, {"K": 3})
     counts = pol.parameter_counts()
     print(f"\nsolve ({args.solve_envs} envs, actor pruned to {counts['compact']} of {counts['full']} parameters):")

@@ -22,3 +22,14 @@ def x64():
     """Run a test body in float64, as the oracles and evaluations do."""
     with jax.enable_x64(True):
         yield
+
+#: A training configuration small enough for seconds-long CPU tests.
+TINY = dict(actor_hidden=(32, 32), critic_hidden=(32, 32), batch=32, envs_per_step=8, buffer=512, chunk=10,
+            steps=20, eval_envs=20, eval_every=0, checkpoint_every=10, warmup=5, prune_every=5, prune_steps=2,
+            denoise_steps=3)
+
+
+def tiny(scenario: str = "dt", **kw):
+    from contractjax import solver
+
+    return solver.make_config("quick", scenario=scenario, **(TINY | kw))

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import buffer
+from contractjax.solver import buffer
 
 
 def test_ring_buffer_wraps_and_samples_valid_entries():

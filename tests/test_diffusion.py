@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from contractjax import diffusion
+from contractjax.solver import diffusion
 
 
 def test_vp_schedule_values():
@@ -46,7 +46,7 @@ def _reference_chain(eps_fn, s, x, noise):
 
 
 def test_scan_chain_equals_step_by_step_reference():
-    from contractjax.networks import NoiseNet, full_masks
+    from contractjax.solver.networks import NoiseNet, full_masks
 
     s = diffusion.schedule("vp", 6)
     net = NoiseNet(action_dim=4, hidden=(32, 32))
@@ -79,7 +79,7 @@ def test_chain_step_is_the_spec_formula_when_unclipped():
 
 
 def test_masked_neurons_output_zero_and_get_no_gradient():
-    from contractjax.networks import NoiseNet
+    from contractjax.solver.networks import NoiseNet
 
     net = NoiseNet(action_dim=3, hidden=(8, 8))
     e, x, t = jnp.ones(5), jnp.ones(3), jnp.asarray(2)
@@ -95,12 +95,12 @@ def test_masked_neurons_output_zero_and_get_no_gradient():
 def test_twin_critics_are_independent_and_polyak_moves_targets():
     import optax
 
-    from contractjax.networks import Critic, apply_twin, init_twin
+    from contractjax.solver.networks import Critic, apply_ensemble, init_ensemble
 
     critic = Critic(hidden=(16, 16))
     e, a = jnp.ones((8, 5)), jnp.zeros((8, 3))
-    params = init_twin(critic, jax.random.PRNGKey(0), e[0], a[0])
-    q = apply_twin(critic, params, e, a)
+    params = init_ensemble(critic, 2, jax.random.PRNGKey(0), e[0], a[0])
+    q = apply_ensemble(critic, params, e, a)
     assert q.shape == (2, 8) and not np.allclose(np.asarray(q[0]), np.asarray(q[1]))
     target = jax.tree.map(jnp.zeros_like, params)
     moved = optax.incremental_update(params, target, step_size=0.005)

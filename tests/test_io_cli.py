@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import contractjax as cj
-from contractjax import io
+from contractjax import files
 from contractjax.cli import main
 from tests.conftest import ALL
 
@@ -22,11 +22,11 @@ def test_json_npz_roundtrip(tmp_path, name):
     sc = cj.scenarios.get(name)
     envs = cj.sample_envs(name, 7, seed=3)
     menus = cj.random_menus(name, envs)
-    rec = {"scenario": name, "fields": io.env_record(sc, envs), "menus": menus,
+    rec = {"scenario": name, "fields": files.env_record(sc, envs), "menus": menus,
            "feasible": np.ones(7, bool), "max_violation": np.zeros(7)}
-    io.write(tmp_path / "a.json", rec)
-    io.write(tmp_path / "a.npz", rec)
-    a, b = io.read(tmp_path / "a.json"), io.read(tmp_path / "a.npz")
+    files.write(tmp_path / "a.json", rec)
+    files.write(tmp_path / "a.npz", rec)
+    a, b = files.read(tmp_path / "a.json"), files.read(tmp_path / "a.npz")
     assert a["scenario"] == b["scenario"] == name
     for group in ("fields", "menus"):
         assert set(a[group]) == set(b[group])
@@ -34,7 +34,7 @@ def test_json_npz_roundtrip(tmp_path, name):
             np.testing.assert_array_equal(a[group][k], b[group][k])
             np.testing.assert_array_equal(np.asarray(a[group][k], float), np.asarray(rec[group][k], float))
     assert a["feasible"].dtype == bool and b["feasible"].dtype == bool
-    loaded = io.load_envs(sc, tmp_path / "a.npz")
+    loaded = files.load_envs(sc, tmp_path / "a.npz")
     for k, v in envs.items():
         np.testing.assert_array_equal(loaded[k], v)
 
@@ -47,7 +47,7 @@ def test_cli_pipeline(tmp_path, capsys):
     rc, out, _ = run(capsys, "evaluate", "--scenario", "dt", "--envs", str(envs), "--menus", str(orc),
                      "--out", str(ev))
     assert rc == 0
-    data = io.read(ev)
+    data = files.read(ev)
     assert data["feasible"].all() and np.allclose(data["principal_utility"], data["oracle_utility"])
     assert "IC" in data["slacks"]
 
@@ -57,7 +57,7 @@ def test_cli_sample_options(tmp_path, capsys):
     rc, _, _ = run(capsys, "sample-envs", "--scenario", "dt", "--n", "5", "--out", str(out),
                    "--dims", "K=4", "--set", "c=20,21", "rho=0.5")
     assert rc == 0
-    f = io.read(out)["fields"]
+    f = files.read(out)["fields"]
     assert f["q"].shape == (5, 4) and np.all((f["c"] >= 20) & (f["c"] <= 21)) and np.all(f["rho"] == 0.5)
     rc, _, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "5", "--out", str(tmp_path / "x.json"),
                      "--set", "nope=1")
@@ -67,7 +67,7 @@ def test_cli_sample_options(tmp_path, capsys):
 @pytest.fixture
 def envfile(tmp_path):
     p = tmp_path / "envs.json"
-    io.write(p, {"scenario": "dt", "fields": io.env_record(cj.scenarios.get("dt"), cj.sample_envs("dt", 4))})
+    files.write(p, {"scenario": "dt", "fields": files.env_record(cj.scenarios.get("dt"), cj.sample_envs("dt", 4))})
     return p
 
 
@@ -145,7 +145,7 @@ def test_cli_never_overwrites(tmp_path, capsys, envfile):
     rc, _, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "3", "--out", str(out))
     assert rc == 2 and out.read_text() == "precious"
     rc, _, _ = run(capsys, "oracle", "--scenario", "dt", "--envs", str(envfile), "--out", str(out), "--overwrite")
-    assert rc == 0 and "menus" in io.read(out)
+    assert rc == 0 and "menus" in files.read(out)
 
 
 def test_cli_bad_menus(tmp_path, capsys, envfile):

@@ -6,8 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from contractjax import pruning
-from contractjax.networks import NoiseNet, full_masks
+from contractjax.solver import pruning
+from contractjax.solver.networks import NoiseNet, full_masks
 
 HIDDEN = (16, 16, 16)
 

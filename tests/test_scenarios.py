@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import contractjax as cj
-from contractjax import core, io
+from contractjax import core, files
 from tests.conftest import ALL
 
 #: Environments per scenario for the batch properties (TWIN's multi-start oracle is the slow one;
@@ -26,7 +26,7 @@ def case(request):
 
 def test_sampler_output_passes_validation(case):
     sc, envs, _, _ = case
-    io.validate_envs(sc, envs)
+    files.validate_envs(sc, envs)
 
 
 def test_oracle_menus_feasible(case):
@@ -91,7 +91,7 @@ def test_action_roundtrip(case):
     with jax.enable_x64(True):
         e = {k: jnp.asarray(v[:200]) for k, v in envs.items()}
         key = jax.random.PRNGKey(0)
-        d = sc.action_size(io.dims_of(sc, envs))
+        d = sc.action_size(files.dims_of(sc, envs))
         a = jax.random.uniform(key, (200, d), minval=-1, maxval=1, dtype=jnp.float64)
         menu = jax.vmap(sc.action_to_menu)(e, a)
         back = jax.vmap(sc.menu_to_action)(e, menu)

@@ -1,4 +1,4 @@
-"""Environment and menu files (SPEC §6): ``.json`` or ``.npz``, validated, written atomically.
+"""Environment and menu files (docs/models.md, "File format"): ``.json`` or ``.npz``, validated, written atomically.
 
 One object with ``"scenario"`` and ``"fields"`` (every field an array whose leading axis is the
 environment index; a scalar parameter has shape ``[n]``). Menu files add ``"menus"`` and the

@@ -1,4 +1,5 @@
-"""Noise schedules of the conditional diffusion policy (SPEC §4.1).
+"""The conditional diffusion policy: noise schedules, the reverse chain and its entropy bound
+(DDPM, Ho et al. 2020; the actor of the four papers, e.g. Wen et al. 2024 [DT], Sec. IV).
 
 Schedule constants are computed in numpy at trace time (the number of steps ``T`` is static);
 the reverse chain itself belongs to the solver and uses these arrays as constants.
@@ -83,7 +84,7 @@ def reverse_chain(
     Each step forms ``x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t``, clips it to ``[−1, 1]`` (the references'
     action box), and takes the posterior mean
     ``μ = √ᾱ_{t−1} β_t/(1−ᾱ_t) x̂_0 + √α_t (1−ᾱ_{t−1})/(1−ᾱ_t) x_t`` plus ``σ_t z`` (no noise
-    at the last step). Without the clip, ``μ`` equals SPEC §4.1's
+    at the last step). Without the clip, ``μ`` equals the papers' step
     ``(x_t − β_t/√(1−ᾱ_t) ε)/√α_t``. The result is clipped to ``[−1, 1]``.
     """
     return sample(eps_fn, sched, x_T, noise, 0.0, unroll)[0]

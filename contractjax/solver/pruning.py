@@ -1,15 +1,15 @@
-"""Dynamic structured pruning of the actor as static-shape neuron masks (SPEC §4.3).
+"""Dynamic structured pruning of the actor as static-shape neuron masks.
 
 Masks are one ``[width]`` vector per hidden layer of :class:`contractjax.networks.NoiseNet`
 (layers ``hidden_0 … hidden_{L-1}``). Everything here takes traced sparsity values, so a sweep
 over pruning rates does not recompile.
 
-* DT variant (seed 002, eq. 18): target sparsity ``ω̂`` reached along the cubic schedule
+* DT variant (Wen et al. 2024 [DT], journal eq. 18; Zhu & Gupta 2017): target sparsity ``ω̂`` reached along the cubic schedule
   ``ω_z = ω̂ − ω̂ (1 − z/(NΔ))³``; importance ``|m_i θ_i|`` read as the L1 norm of neuron ``i``'s
   incoming weights (masked neurons have importance 0 and stay pruned). The paper's threshold
-  ``Υ_z`` is the importance cut that prunes the fraction ``ω_z`` (SPEC decision), applied per
+  ``Υ_z`` is the importance cut that prunes the fraction ``ω_z`` (a project decision, docs/models.md), applied per
   layer so that no layer is emptied.
-* AGENT / EDMSAC variant (seed 001): importance = L2 norm of each neuron's weight row,
+* AGENT / EDMSAC variant (Wen et al. 2025 [AGENT]): importance = L2 norm of each neuron's weight row,
   a fixed pruning rate, recomputed every ``Δ`` steps.
 """
 
@@ -26,7 +26,7 @@ Masks = tuple[Array, ...]
 
 
 def cubic_sparsity(step: Array, target: Array | float, n_steps: Array | int, every: Array | int) -> Array:
-    """``ω_z = ω̂ − ω̂ (1 − z/(NΔ))³`` for ``z <= NΔ``, then ``ω̂`` (seed 002 eq. 18)."""
+    """``ω_z = ω̂ − ω̂ (1 − z/(NΔ))³`` for ``z <= NΔ``, then ``ω̂`` ([DT] eq. 18)."""
     frac = jnp.clip(jnp.asarray(step, jnp.float32) / (jnp.asarray(n_steps) * jnp.asarray(every)), 0.0, 1.0)
     return target - target * (1.0 - frac) ** 3
 

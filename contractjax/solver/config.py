@@ -1,0 +1,304 @@
+"""Configuration of a training run: one frozen dataclass whose fields each carry their kind.
+
+* ``static`` fields fix the compiled program (network widths, denoising steps, algorithm, …):
+  runs that share them share one :class:`~contractjax.solver.program.Program` and one XLA
+  executable;
+* ``traced`` fields become the :data:`Hyper` arrays inside the program (learning rates, τ, γ,
+  temperature, exploration, penalty, pruning rate, …): a sweep over them — or ``jax.vmap`` over
+  a population — reuses the executable;
+* ``run`` fields are bookkeeping outside the program (seed, iterations, evaluation, checkpoints).
+
+Everything else derives from that one declaration: :data:`TRACED`, :data:`STATIC`, :data:`Hyper`,
+:func:`hyper` and :func:`structure` (rejax's per-field static/vmappable flag, as one field each).
+Values are layered: algorithm defaults, a preset, a ``.json``/``.toml`` file, then overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from contractjax import scenarios
+from contractjax.scenarios.base import config_with
+from contractjax.solver import diffusion
+
+STATIC, TRACED_KIND, RUN = "static", "traced", "run"
+REWARDS = ("principal", "paper")
+PRUNING = ("none", "dt", "agent")
+ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", "amortized")
+ACTORS = ("diffusion", "mlp")
+
+
+def _field(kind: str, default: Any, doc: str) -> Any:
+    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc})
+
+
+def static(default: Any, doc: str) -> Any:
+    """A field that fixes the compiled program."""
+    return _field(STATIC, default, doc)
+
+
+def traced(default: Any, doc: str) -> Any:
+    """A field passed into the program as a traced array (sweeps do not recompile)."""
+    return _field(TRACED_KIND, default, doc)
+
+
+def run(default: Any, doc: str) -> Any:
+    """A bookkeeping field outside the compiled program."""
+    return _field(RUN, default, doc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a training run needs (``docs`` of each field: ``Config.describe()``)."""
+
+    # -- the problem
+    scenario: str = static("dt", "scenario: dt | agent | aigc | twin")
+    dims: tuple[tuple[str, int], ...] = static((), "dimension overrides, e.g. K=3 (twin: M, N)")
+    sampler: tuple[tuple[str, Any], ...] = static((), "sampler overrides, e.g. c=[25, 35]")
+    reward: str = static("principal", "principal: utility − penalty · scaled violation | paper: the paper's reward")
+    param: str = static("efforts", "action space: efforts (feasible by construction) | menu (efforts and payments)"
+                        " | a scenario's extra one (agent: shared)")
+    # -- the algorithm and its networks
+    algo: str = static("diffusion_sac", f"one of {', '.join(ALGOS)}")
+    actor: str = static("diffusion", "amortized only: diffusion (the chain) | mlp (a plain tanh MLP)")
+    actor_hidden: tuple[int, ...] = static((128, 128, 128), "actor hidden widths")
+    critic_hidden: tuple[int, ...] = static((128, 128), "critic (and PPO value) hidden widths")
+    t_dim: int = static(16, "diffusion step embedding size")
+    denoise_steps: int = static(5, "denoising steps T of the diffusion actor")
+    schedule: str = static("vp", "noise schedule: vp | linear | cosine")
+    unroll: int = static(1, "unroll of the denoising scan (higher is faster on GPU)")
+    auto_alpha: bool = static(False, "SAC: tune the temperature to target_entropy")
+    bootstrap: bool = static(False, "treat the draws as one continuing stream (TD target r + γ …); "
+                             "false: one-step episodes, target r")
+    policy_delay: int = static(1, "DPG family: actor and target updates every this many critic updates (TD3: 2)")
+    ppo_epochs: int = static(4, "PPO: passes over each fresh batch")
+    ppo_minibatches: int = static(4, "PPO: minibatches per pass")
+    # -- the loop
+    envs_per_step: int = static(64, "fresh environments acted on per iteration")
+    updates_per_step: int = static(1, "gradient updates per iteration")
+    batch: int = static(256, "replay minibatch size")
+    buffer: int = static(50_000, "replay capacity (transitions)")
+    warmup: int = static(100, "iterations acting uniformly at random before the actor takes over (replay algos)")
+    chunk: int = static(500, "iterations per compiled call")
+    pruning: str = static("dt", "none | dt (cubic schedule, L1) | agent (fixed rate, L2)")
+    prune_every: int = static(100, "iterations between pruning events")
+    prune_steps: int = static(20, "pruning events of the DT cubic schedule")
+    # -- traced hyperparameters
+    actor_lr: float = traced(1e-3, "actor learning rate")
+    critic_lr: float = traced(1e-3, "critic (PPO: value) learning rate")
+    alpha_lr: float = traced(3e-4, "temperature learning rate (auto_alpha)")
+    weight_decay: float = traced(0.0, "AdamW weight decay")
+    tau: float = traced(0.005, "Polyak rate of the target networks")
+    gamma: float = traced(0.99, "discount (only with bootstrap=true)")
+    alpha: float = traced(1e-3, "entropy temperature (initial value with auto_alpha)")
+    target_entropy: float | None = traced(None, "auto_alpha target; default −action_dim")
+    explore_std: float = traced(0.1, "exploration noise std (diffusion SAC: the chain's last step)")
+    target_noise: float = traced(0.2, "TD3 target policy smoothing std")
+    noise_clip: float = traced(0.5, "TD3 target smoothing clip")
+    clip_eps: float = traced(0.2, "PPO ratio clip")
+    ent_coef: float = traced(1e-3, "PPO entropy bonus")
+    vf_coef: float = traced(0.5, "PPO value-loss weight")
+    penalty: float = traced(10.0, "weight of the scaled IR/IC violation in the principal reward")
+    prune_rate: float = traced(0.3, "target sparsity (DT) or fixed pruning rate (AGENT)")
+    # -- bookkeeping
+    seed: int = run(0, "training seed")
+    eval_seed: int | None = run(None, "held-out environments; default 1_000_000 + seed (disjoint streams)")
+    steps: int = run(6000, "training iterations")
+    eval_every: int = run(2000, "iterations between held-out evaluations; 0 = only at the end")
+    eval_envs: int = run(1000, "held-out environments")
+    checkpoint_every: int = run(2000, "iterations between checkpoints (one is also written at the end)")
+
+    def replace(self, **kw: Any) -> Config:
+        return dataclasses.replace(self, **kw)
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        """``{field: "kind: doc"}`` for help texts."""
+        return {f.name: f"{f.metadata['kind']}: {f.metadata['doc']}" for f in dataclasses.fields(cls)}
+
+
+def _names(kind: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata["kind"] == kind)
+
+
+#: Names of the traced, static and bookkeeping fields, in declaration order.
+TRACED = _names(TRACED_KIND)
+STATIC_FIELDS = _names(STATIC)
+RUN_FIELDS = _names(RUN)
+
+#: The traced hyperparameters as one pytree of scalar arrays (``[n]`` arrays for a population),
+#: one field per ``traced`` Config field.
+Hyper = NamedTuple("Hyper", [(name, jax.Array) for name in TRACED])  # type: ignore[misc]
+
+
+def hyper(cfg: Config, action_dim: int) -> Hyper:
+    """The traced values of ``cfg`` as float32 arrays (``target_entropy`` None → −action_dim)."""
+    values = {name: getattr(cfg, name) for name in TRACED}
+    if values["target_entropy"] is None:
+        values["target_entropy"] = -float(action_dim)
+    return Hyper(**{k: jnp.asarray(v, jnp.float32) for k, v in values.items()})
+
+
+def structure(cfg: Config) -> tuple[tuple[str, Any], ...]:
+    """The static fields: configs with equal structure share one compiled program."""
+    return tuple((name, getattr(cfg, name)) for name in STATIC_FIELDS)
+
+
+# ------------------------------------------------------------------------------ presets, defaults
+
+#: Per-algorithm defaults, applied beneath the preset (papers' baselines run unpruned).
+ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "diffusion_sac": {},
+    "diffusion_ddpg": {"pruning": "none"},
+    "sac": {"pruning": "none", "auto_alpha": True, "alpha": 0.1, "actor_lr": 3e-4},
+    "ddpg": {"pruning": "none", "actor_lr": 3e-4},
+    "td3": {"pruning": "none", "actor_lr": 3e-4, "policy_delay": 2},
+    "ppo": {"pruning": "none", "envs_per_step": 256, "actor_lr": 3e-4, "warmup": 0},
+    "amortized": {"pruning": "none", "warmup": 0},
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Minutes per scenario on a 2-core CPU (README figures).
+    "quick": {},
+    # The papers' settings: 256-wide Mish MLPs, 6 VP steps, batch 512, AdamW (wd 1e-4), τ = 0.005,
+    # γ = 0.99, actor lr 2e-7, critic lr 2e-6 (all four papers), pruning 10 % (DT journal, Fig. 4).
+    "paper": {"actor_hidden": (256, 256, 256), "critic_hidden": (256, 256), "denoise_steps": 6, "batch": 512,
+              "envs_per_step": 1, "buffer": 1_000_000, "actor_lr": 2e-7, "critic_lr": 2e-6, "weight_decay": 1e-4,
+              "prune_rate": 0.1, "reward": "paper", "param": "menu", "steps": 100_000, "chunk": 1000,
+              "eval_every": 10_000, "checkpoint_every": 10_000, "warmup": 0},
+}
+
+#: Preset values for one algorithm (PPO learns from its fresh batch, not from a replay: the paper
+#: preset's one environment per iteration becomes its batch of 512).
+PRESET_ALGO: dict[tuple[str, str], dict[str, Any]] = {("paper", "ppo"): {"envs_per_step": 512}}
+
+
+def make_config(preset: str = "quick", file: str | Path | None = None, **overrides: Any) -> Config:
+    """Algorithm defaults, then a preset, then a config file (.json or .toml), then overrides
+    (``None`` values are skipped)."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset '{preset}' is unknown; choose one of: {', '.join(PRESETS)}")
+    from_file = read_config_file(file) if file is not None else {}
+    given = from_file | {k: v for k, v in overrides.items() if v is not None}
+    algo = str(given.get("algo", PRESETS[preset].get("algo", Config.algo)))
+    if algo not in ALGO_DEFAULTS:
+        raise ValueError(f"config field 'algo' = {algo!r}: choose one of {', '.join(ALGOS)}")
+    return validate(coerce(ALGO_DEFAULTS[algo] | PRESETS[preset] | PRESET_ALGO.get((preset, algo), {}) | given))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"config file '{p}' does not exist; give a .json or .toml file of Config fields")
+    try:
+        data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"config file '{p}' cannot be parsed ({e}); write flat KEY = VALUE fields") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config file '{p}' must hold one object of Config fields")
+    return data
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+_OPTIONAL = ("eval_seed", "target_entropy")  # the fields whose value may be None
+
+
+def coerce(values: Mapping[str, Any]) -> Config:
+    """Build a Config from loose values (CLI strings, JSON lists), naming any bad field."""
+    kw: dict[str, Any] = {}
+    for k, v in values.items():
+        if k not in _FIELDS:
+            raise ValueError(f"config field '{k}' is unknown; known fields: {', '.join(sorted(_FIELDS))}")
+        try:
+            kw[k] = _coerce_one(k, v, _FIELDS[k].default)
+        except (TypeError, ValueError):
+            kind = "comma-separated integers" if k.endswith("_hidden") else type(_FIELDS[k].default).__name__
+            raise ValueError(f"config field '{k}': cannot read {v!r} as {kind}") from None
+    return Config(**kw)
+
+
+def _coerce_one(name: str, v: Any, default: Any) -> Any:
+    if name in ("dims", "sampler"):
+        items = v.items() if isinstance(v, Mapping) else v
+        return tuple(sorted((str(a), tuple(b) if isinstance(b, list | tuple) else b) for a, b in items))
+    if name in ("actor_hidden", "critic_hidden"):
+        parts = v.split(",") if isinstance(v, str) else v
+        return tuple(int(x) for x in parts)
+    if name in _OPTIONAL and (v is None or (isinstance(v, str) and v.lower() == "none")):
+        return None
+    if isinstance(default, bool):
+        if isinstance(v, str):
+            if v.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(v)
+            return v.lower() in ("true", "1")
+        return bool(v)
+    if isinstance(default, int) or name == "eval_seed":
+        f = float(v)
+        if f != int(f):
+            raise ValueError(v)
+        return int(f)
+    if isinstance(default, float) or name == "target_entropy":
+        return float(v)
+    return str(v)
+
+
+def validate(cfg: Config) -> Config:
+    """Check every field; errors name the field and the fix."""
+    sc = scenarios.get(cfg.scenario)
+
+    def need(ok: bool, field: str, fix: str) -> None:
+        if not ok:
+            raise ValueError(f"config field '{field}' = {getattr(cfg, field)!r}: {fix}")
+
+    for f in TRACED:
+        value = getattr(cfg, f)
+        need(value is None or math.isfinite(value), f, "must be a finite number")
+    for f in ("steps", "chunk", "envs_per_step", "updates_per_step", "batch", "buffer", "denoise_steps", "t_dim",
+              "prune_every", "prune_steps", "eval_envs", "policy_delay", "ppo_epochs", "ppo_minibatches", "unroll"):
+        need(getattr(cfg, f) >= 1, f, "must be a positive integer")
+    for f in ("warmup", "eval_every", "checkpoint_every"):
+        need(getattr(cfg, f) >= 0, f, "must be >= 0")
+    need(cfg.algo in ALGOS, "algo", f"choose one of {', '.join(ALGOS)}")
+    need(cfg.actor in ACTORS, "actor", f"choose one of {', '.join(ACTORS)}")
+    need(cfg.buffer >= cfg.envs_per_step, "buffer", "must hold at least one iteration's transitions (envs_per_step)")
+    need(cfg.envs_per_step % cfg.ppo_minibatches == 0 or cfg.algo != "ppo", "ppo_minibatches",
+         "must divide envs_per_step")
+    need(len(cfg.actor_hidden) >= 1 and min(cfg.actor_hidden) >= 1, "actor_hidden", "give positive widths, e.g. 128,128")
+    need(len(cfg.critic_hidden) >= 1 and min(cfg.critic_hidden) >= 1, "critic_hidden", "give positive widths")
+    need(cfg.schedule in diffusion.SCHEDULES, "schedule", f"choose one of {', '.join(diffusion.SCHEDULES)}")
+    need(cfg.reward in REWARDS, "reward", f"choose one of {', '.join(REWARDS)}")
+    need(cfg.param in sc.parameterizations, "param", f"choose one of {', '.join(sc.parameterizations)} for {sc.name}")
+    need(cfg.pruning in PRUNING, "pruning", f"choose one of {', '.join(PRUNING)}")
+    need(0.0 <= cfg.prune_rate < 1.0, "prune_rate", "must lie in [0, 1)")
+    for f in ("actor_lr", "critic_lr", "alpha_lr"):
+        need(getattr(cfg, f) > 0, f, "must be > 0")
+    need(0.0 < cfg.tau <= 1.0, "tau", "must lie in (0, 1]")
+    need(0.0 <= cfg.gamma <= 1.0, "gamma", "must lie in [0, 1]")
+    need(0.0 < cfg.clip_eps < 1.0, "clip_eps", "must lie in (0, 1)")
+    for f in ("weight_decay", "explore_std", "penalty", "target_noise", "noise_clip", "ent_coef", "vf_coef"):
+        need(getattr(cfg, f) >= 0, f, "must be >= 0")
+    need(cfg.alpha >= 0 and (cfg.alpha > 0 or not cfg.auto_alpha), "alpha", "must be >= 0 (> 0 with auto_alpha)")
+    try:
+        config_with(sc.defaults, dict(cfg.sampler))
+    except ValueError as e:
+        raise ValueError(f"config field 'sampler': {e}") from None
+    for k, v in cfg.dims:
+        need(k in sc.dims and int(v) >= 1, "dims", f"dimensions of {sc.name} are {', '.join(sc.dims)} (each >= 1)")
+    return cfg
+
+
+def to_json(cfg: Config) -> dict[str, Any]:
+    """A JSON-ready dict that :func:`coerce` reads back to the same Config."""
+    d = dataclasses.asdict(cfg)
+    d["dims"] = dict(cfg.dims)
+    d["sampler"] = {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.sampler}
+    return d

@@ -1,0 +1,112 @@
+"""A trained policy: design menus for any number of environments (``contractjax solve``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from contractjax import files
+from contractjax.solver import checkpoint, config, pruning
+from contractjax.solver.program import Stats, TrainState, for_config
+
+
+@dataclasses.dataclass
+class Policy:
+    """Actor parameters, pruning masks and observation statistics of a trained run (host arrays)."""
+
+    config: config.Config
+    actor: Any
+    masks: tuple[np.ndarray, ...]
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+
+    @classmethod
+    def from_state(cls, cfg: config.Config, ts: TrainState) -> Policy:
+        """The policy of a training state (copied to the host)."""
+        actor = ts.agent.actor
+        return cls(cfg, *jax.device_get((actor.params, tuple(actor.masks), ts.stats.obs_mean, ts.stats.obs_std)))
+
+    @property
+    def stats(self) -> Stats:
+        return Stats(self.obs_mean, self.obs_std, np.float32(1.0))
+
+    def compact(self) -> Policy:
+        """The same policy with pruned neurons physically dropped (equal outputs, fewer parameters)."""
+        params, widths = pruning.compact(self.actor, self.masks)
+        return Policy(self.config.replace(actor_hidden=widths), params,
+                      tuple(np.ones(w, np.float32) for w in widths), self.obs_mean, self.obs_std)
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {"full": pruning.count(self.actor), "active": pruning.count_active(self.actor, self.masks),
+                "compact": pruning.count(pruning.compact(self.actor, self.masks)[0])}
+
+    def actions(self, envs: Mapping[str, np.ndarray], seed: int = 0) -> np.ndarray:
+        return for_config(self.config).actions(self.actor, self.masks, self.stats, envs, seed)
+
+    def menus(self, envs: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
+        """Menus (float64) for a batch of environments; deterministic given ``seed``."""
+        prog = for_config(self.config)
+        envs = files.validate_envs(prog.scenario, envs)
+        dims = files.dims_of(prog.scenario, envs)
+        if dims != prog.dims:
+            raise ValueError(f"environments have dimensions {dims} but the policy was trained for {prog.dims}; "
+                             "train on these dimensions (config field 'dims')")
+        menus = prog.menus(envs, self.actions(envs, seed))
+        bad = [k for k, v in menus.items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise ValueError(f"the policy produced non-finite menus (field '{bad[0]}'); its parameters are damaged: "
+                             "retrain or load an earlier checkpoint")
+        return menus
+
+
+def read_config(root: Path) -> config.Config:
+    """The ``config.json`` of a training output folder (one-line errors when missing or damaged)."""
+    f = root / "config.json"
+    try:
+        data = json.loads(f.read_text())
+    except OSError as e:
+        raise ValueError(f"'{f}' cannot be read ({e.strerror}); give the --out folder of 'contractjax train'") from None
+    except ValueError as e:
+        raise ValueError(f"'{f}' is damaged ({e}); restore it or retrain") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"'{f}' is damaged (not an object of Config fields); restore it or retrain")
+    try:
+        return config.validate(config.coerce(data))
+    except ValueError as e:
+        raise ValueError(f"'{f}': {e}") from None
+
+
+def load(path: str | Path, step: int | None = None) -> Policy:
+    """The policy saved by a training run (its output folder): the latest checkpoint, or ``step``."""
+    root = Path(path)
+    if root.name == "checkpoints" and not (root / "checkpoints").is_dir():  # the checkpoints/ folder itself
+        root = root.parent
+    if not (root / "config.json").is_file() or not (root / "checkpoints").is_dir():
+        raise ValueError(f"--checkpoint '{path}' is not a training output folder (config.json and checkpoints/); "
+                         "give the --out folder of 'contractjax train'")
+    cfg = read_config(root)
+    mngr = checkpoint.manager(root, create=False)
+    try:
+        got, _ = checkpoint.restore(mngr, "policy", step=step, fix="pass --checkpoint-step {step}")
+    except checkpoint.CheckpointError as e:
+        raise ValueError(f"--checkpoint: {e}") from None
+    finally:
+        mngr.close()
+    try:
+        masks = tuple(np.asarray(m) for m in got["masks"])
+        return Policy(cfg, jax.tree.map(np.asarray, got["actor"]), masks, np.asarray(got["obs_mean"]),
+                      np.asarray(got["obs_std"]))
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"--checkpoint '{path}': the saved policy is damaged (missing {e}); retrain") from None
+
+
+def solve(policy: Policy | str | Path, envs: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
+    """Learned menus for ``envs``: ``contractjax.solve(path_or_policy, envs)``."""
+    pol = policy if isinstance(policy, Policy) else load(policy)
+    return pol.menus(envs, seed)

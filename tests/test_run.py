@@ -1,0 +1,94 @@
+"""Training runs: checkpoints and resume, the output folder, the non-finite guard, CLI train → solve."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from contractjax import cli, solver
+from contractjax.solver.run import NonFiniteError, RunError
+from tests.conftest import TINY, tiny
+
+
+def test_resume_equals_uninterrupted_run_and_checkpoint_round_trip(tmp_path) -> None:
+    full = solver.run(tiny(), tmp_path / "full", progress=False)
+    solver.run(tiny(steps=10), tmp_path / "part", progress=False)
+    resumed = solver.run(tiny(), tmp_path / "part", resume=True, progress=False)
+    for a, b in zip(jax.tree.leaves(full["policy"].actor), jax.tree.leaves(resumed["policy"].actor), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert full["eval"] == resumed["eval"]
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20]
+    assert json.loads((tmp_path / "part" / "config.json").read_text())["steps"] == 20  # config follows --steps
+    loaded = solver.load(tmp_path / "full")
+    for a, b in zip(jax.tree.leaves(loaded.actor), jax.tree.leaves(full["policy"].actor), strict=True):
+        np.testing.assert_array_equal(a, b)
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert summary["steps"] == 20 and 0.0 <= summary["eval"]["feasible"] <= 1.0
+
+
+def test_out_folder_is_never_overwritten_and_resume_checks_the_config(tmp_path) -> None:
+    solver.run(tiny(steps=10), tmp_path / "r", progress=False)
+    with pytest.raises(RunError, match="--resume"):
+        solver.run(tiny(steps=10), tmp_path / "r", progress=False)
+    with pytest.raises(RunError, match="actor_lr"):
+        solver.run(tiny(steps=20, actor_lr=1e-5), tmp_path / "r", resume=True, progress=False)
+    with pytest.raises(RunError, match="no earlier run"):
+        solver.run(tiny(), tmp_path / "new", resume=True, progress=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunError, match="is a file"):
+        solver.run(tiny(), tmp_path / "file", progress=False)
+
+
+def _poison_checkpoint(out, cfg) -> None:
+    """Rewrite the last checkpoint with learning rates that make the next iteration diverge."""
+    from contractjax.solver import checkpoint, program
+
+    mngr = checkpoint.manager(out)
+    ts, step = checkpoint.restore(mngr, "state", like=program.initial_state(cfg))
+    h = ts.agent.hyper._replace(actor_lr=np.float32(1e30), critic_lr=np.float32(1e30))
+    mngr.delete(step)
+    checkpoint.save(mngr, ts._replace(agent=ts.agent._replace(hyper=h)))
+    mngr.close()
+
+
+def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, capsys) -> None:
+    with pytest.raises(NonFiniteError, match=r"iteration 1: .*not finite"):
+        solver.run(tiny(steps=30, actor_lr=1e30, critic_lr=1e30), progress=False)
+    out = tmp_path / "nan"
+    solver.run(tiny(steps=10), out, progress=False)
+    _poison_checkpoint(out, tiny(steps=10))
+    args = ["train", "--scenario", "dt", "--steps", "30", "--out", str(out), "--resume", "--quiet"]
+    for k, v in TINY.items():
+        if k != "steps":
+            args += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
+    capsys.readouterr()
+    rc = cli.main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "iteration 11" in err[0] and "not finite" in err[0], err
+    from contractjax.solver import checkpoint
+
+    assert checkpoint.manager(out).all_steps() == [10]  # nothing past the last good checkpoint was written
+    assert [json.loads(r)["step"] for r in (out / "metrics.jsonl").read_text().splitlines()] == [10]
+
+
+def test_cli_train_then_solve(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--scenario", "aigc", "--steps", "20", "--out", str(out), "--quiet"]
+    for k, v in TINY.items():
+        if k != "steps":
+            args += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
+    assert cli.main(args) == 0
+    assert cli.main(["sample-envs", "--scenario", "aigc", "--n", "30", "--seed", "4", "--out", str(tmp_path / "e.npz")]) == 0
+    assert cli.main(["solve", "--scenario", "aigc", "--checkpoint", str(out), "--envs", str(tmp_path / "e.npz"),
+                     "--out", str(tmp_path / "m.json")]) == 0
+    rec = json.loads((tmp_path / "m.json").read_text())
+    assert len(rec["feasible"]) == 30 and set(rec["menus"]) == {"L", "R"}
+    assert all(rec["feasible"])  # efforts parameterization: feasible by construction
+    capsys.readouterr()
+    assert cli.main(["solve", "--scenario", "dt", "--checkpoint", str(out), "--envs", str(tmp_path / "e.npz"),
+                     "--out", str(tmp_path / "m2.json")]) == 2
+    assert "aigc" in capsys.readouterr().err
