@@ -12,7 +12,7 @@ Quick use::
 
 from contractjax import core, scenarios
 from contractjax.batch import evaluate, gap, greedy_menus, oracle, random_menus, sample_envs
-from contractjax.solver import Config, Policy, solve, train
+from contractjax.solver import Config, Policy, solve, sweep, train
 
 __all__ = ["Config", "Policy", "core", "evaluate", "gap", "greedy_menus", "oracle", "random_menus", "sample_envs",
-           "scenarios", "solve", "train"]
+           "scenarios", "solve", "sweep", "train"]

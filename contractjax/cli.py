@@ -185,7 +185,7 @@ def _quick_train(out: Path, steps: int | None, seed: int, n: int) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from contractjax import solver
-    from contractjax.solver.run import RunError
+    from contractjax.solver.training import RunError
 
     overrides = {"scenario": args.scenario, "steps": args.steps, "seed": args.seed, "algo": args.algo}
     for item in args.set:
@@ -242,6 +242,24 @@ def cmd_solve(args: argparse.Namespace) -> None:
     n = files.n_of(envs)
     print(f"{n} menus in {seconds:.2f} s ({n / seconds:.0f} envs/s incl. compile): mean principal utility "
           f"{np.mean(rec['principal_utility']):.4g}, {100 * np.mean(rec['feasible']):.2f}% feasible -> {args.out}")
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from contractjax.solver.sweeps import SweepError, sweep
+
+    try:
+        rows = sweep(args.config, args.out, resume=args.resume, progress=not args.quiet)
+    except (SweepError, ValueError) as e:
+        raise files.InputError(str(e)) from None
+    fixed = ("member", "group", "scenario", "algo", "seed", "principal_utility", "agents_utility", "paper_reward",
+             "feasible", "gap", "gap_complete", "updates_per_s", "group_agent_updates_per_s", "group_members",
+             "devices", "wall_s", "run", "status")
+    table = [{"member": r["member"], "algo": r["algo"], "seed": r["seed"]} | {k: v for k, v in r.items() if k not in fixed}
+             | {"gap %": 100 * r["gap"], "feasible %": 100 * r["feasible"], "U": r["principal_utility"],
+                "updates/s": r["updates_per_s"], "status": r["status"]} for r in rows]
+    print(_table(table))
+    print(f"wrote {args.out}/results.csv, results.json, curves.csv and runs/ (each solves with contractjax solve "
+          f"--checkpoint {args.out}/runs/MEMBER)")
 
 
 def _fresh_dir(base: Path) -> Path:
@@ -309,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--checkpoint", required=True, help="the --out folder of 'contractjax train'")
     v.add_argument("--seed", type=int, default=0, help="seed of the (deterministic) denoising noise")
     v.add_argument("--checkpoint-step", type=int, metavar="STEP", help="use checkpoint STEP (default: the latest)")
+
+    w = sub.add_parser("sweep", help="train many agents (algorithms, hyperparameters, seeds) as compiled populations")
+    w.add_argument("--config", required=True, help="sweep file (.toml or .json): scenario, algos, seeds, [grid], ...")
+    w.add_argument("--out", required=True, help="output folder (results.csv, curves.csv, runs/)")
+    w.add_argument("--resume", action="store_true", help="skip finished groups, continue an interrupted one")
+    w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.set_defaults(func=cmd_sweep)
 
     q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
     q.add_argument("--n", type=int, default=500, help="environments per scenario")

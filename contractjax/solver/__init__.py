@@ -4,14 +4,15 @@ one compiled training program.
 
 Modules, in import order: ``config`` (fields, presets), ``diffusion``, ``networks``, ``actors``,
 ``pruning``, ``buffer``, ``updates``, ``algos`` (one module per algorithm), ``program`` (the
-compiled chunk and its entry points), ``evaluation``, ``checkpoint``, ``policy``, ``run``
-(``train``), ``sweep`` (populations and sweeps).
+compiled chunk and its entry points), ``evaluation``, ``checkpoint``, ``policy``,
+``training`` (``run``, ``train``), ``sweeps`` (populations and sweeps).
 """
 
 from contractjax.solver.config import Config, make_config
 from contractjax.solver.policy import Policy, load, solve
 from contractjax.solver.program import Program, TrainState, for_config, initial_state
-from contractjax.solver.run import run, train
+from contractjax.solver.sweeps import sweep
+from contractjax.solver.training import run, train
 
 __all__ = ["Config", "Policy", "Program", "TrainState", "for_config", "initial_state", "load", "make_config", "run",
-           "solve", "train"]
+           "solve", "sweep", "train"]

@@ -34,13 +34,17 @@ def policy_tree(ts: TrainState) -> dict[str, Any]:
             "obs_std": ts.stats.obs_std}
 
 
-def save(mngr: ocp.CheckpointManager, ts: TrainState) -> None:
-    """Save the state and its policy at the state's iteration (once per iteration)."""
-    step = int(ts.step)
+def save(mngr: ocp.CheckpointManager, ts: TrainState, step: int | None = None) -> None:
+    """Save the state at its iteration (once per iteration), with its policy when it is one agent's
+    (a population's state, saved with an explicit ``step``, has no single policy)."""
+    single = step is None
+    step = int(ts.step) if single else step
     if step in mngr.all_steps():
         return
-    mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(ts),
-                                            policy=ocp.args.StandardSave(policy_tree(ts))))
+    items = {"state": ocp.args.StandardSave(ts)}
+    if single:
+        items["policy"] = ocp.args.StandardSave(policy_tree(ts))
+    mngr.save(step, args=ocp.args.Composite(**items))
     mngr.wait_until_finished()
 
 

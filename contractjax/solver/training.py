@@ -164,6 +164,7 @@ def _loop(cfg: Config, prog: Program, ts: TrainState, evaluator: Evaluator, mngr
     step = int(ts.step)
     ev: dict[str, float] | None = None
     t_train, iters, last = 0.0, 0, {}
+    t_steady, iters_steady = 0.0, 0  # chunks after the first (which compiles)
     while step < cfg.steps:
         length = min(cfg.chunk, cfg.steps - step)
         t0 = time.perf_counter()
@@ -172,6 +173,8 @@ def _loop(cfg: Config, prog: Program, ts: TrainState, evaluator: Evaluator, mngr
         dt = time.perf_counter() - t0
         prev, step = step, int(ts.step)
         check_finite(m, prev, step)
+        if iters:
+            t_steady, iters_steady = t_steady + dt, iters_steady + length
         t_train += dt
         iters += length
         if _due(prev, step, cfg.eval_every) or step >= cfg.steps:
@@ -188,9 +191,9 @@ def _loop(cfg: Config, prog: Program, ts: TrainState, evaluator: Evaluator, mngr
             checkpoint.save(mngr, ts)
     if ev is None:
         ev = evaluator(ts.agent.actor.params, ts.agent.actor.masks, ts.stats)
-    timing = {"seconds_training": t_train,
-              "iterations_per_second": iters / t_train if t_train > 0 else None,
-              "updates_per_second": iters * cfg.updates_per_step / t_train if t_train > 0 else None}
+    rate = iters_steady / t_steady if t_steady > 0 else (iters / t_train if t_train > 0 else None)
+    timing = {"seconds_training": t_train, "iterations_per_second": rate,
+              "updates_per_second": rate * cfg.updates_per_step if rate else None}
     return ts, ev, timing, last
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from contractjax import cli, solver
-from contractjax.solver.run import NonFiniteError, RunError
+from contractjax.solver.training import NonFiniteError, RunError
 from tests.conftest import TINY, tiny
 
 

@@ -1,0 +1,538 @@
+"""Hyperparameter sweeps and algorithm comparisons, trained as compiled populations.
+
+A sweep file (TOML or JSON) names a scenario, algorithms, a preset plus overrides, a grid and/or
+random draws over hyperparameters, and seeds::
+
+    scenario = "dt"
+    algos = ["diffusion_sac", "sac", "ppo"]   # default: diffusion_sac
+    preset = "quick"
+    seeds = 3                                 # or a list, e.g. [0, 5, 7]
+    schedule = "grid"                         # or "pbt" (population-based training)
+    [set]                                     # every member
+    steps = 2000
+    [grid]                                    # cartesian product; static fields make separate programs
+    prune_rate = [0.1, 0.3]
+    [random]                                  # random draws of traced fields, shared by every algorithm
+    draws = 4
+    actor_lr = {log_uniform = [1e-4, 1e-3]}
+    explore_std = {uniform = [0.05, 0.2]}
+    penalty = {choice = [1.0, 10.0]}
+    [per_algo.ppo]                            # one algorithm's overrides
+    envs_per_step = 128
+    [pbt]                                     # with schedule = "pbt"
+    every = 2                                 # chunks between exploit/explore steps
+    fraction = 0.25
+    perturb = [0.8, 1.25]
+    fields = ["actor_lr", "critic_lr"]        # default: the varied traced fields, else the learning rates
+
+Members (algorithms × grid × draws × seeds) that share their static structure and run length
+form one *group*: a population trained as one program with a leading member axis
+(``jit(vmap(chunk))``; sharded over the local devices when there are several), so a group of 21
+members compiles once. Groups run in turn. Every member is evaluated on the same held-out
+environments (``eval_seed``, default 1,000,000) against the oracle.
+
+Outputs in ``DIR``: ``results.csv`` / ``results.json`` (one row per member), ``curves.csv`` (every
+member's learning curve), ``runs/<member>/`` (a training folder that ``contractjax solve
+--checkpoint`` reads) and ``groups/<group>/`` (the group's checkpoints, for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import json
+import math
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from contractjax import batch, limits
+from contractjax.solver import checkpoint
+from contractjax.solver.config import ALGOS, STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
+from contractjax.solver.evaluation import Evaluator
+from contractjax.solver.policy import Policy
+from contractjax.solver.program import Program, Stats, TrainState, for_config, statistics
+from contractjax.solver.training import NonFiniteError, check_finite
+
+Log = Callable[[str], None]
+TOP_KEYS = ("scenario", "algos", "preset", "seeds", "eval_seed", "schedule", "seed", "set", "grid", "random",
+            "per_algo", "pbt")
+DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
+#: Bounds that PBT's perturbations respect (all other perturbable fields only need to stay > 0).
+BOUNDS = {"tau": (1e-6, 1.0), "gamma": (0.0, 1.0), "prune_rate": (0.0, 0.99), "clip_eps": (1e-3, 0.99)}
+DEFAULT_PBT_FIELDS = ("actor_lr", "critic_lr")
+
+
+class SweepError(ValueError):
+    """A bad sweep file or output folder (one line naming the field and the fix)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PBT:
+    every: int = 2
+    fraction: float = 0.25
+    perturb: tuple[float, ...] = (0.8, 1.25)
+    fields: tuple[str, ...] = ()
+    envs: int = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    name: str
+    cfg: Config
+    varied: dict[str, Any]  # the values this member's grid point and draw set
+
+
+@dataclasses.dataclass
+class Group:
+    name: str
+    members: list[Member]
+
+    @property
+    def cfg(self) -> Config:
+        return self.members[0].cfg
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    members: tuple[Member, ...]
+    groups: tuple[Group, ...]
+    schedule: str
+    pbt: PBT
+    seed: int
+    varied: tuple[str, ...]
+
+
+# ------------------------------------------------------------------------------------ the sweep file
+
+
+def read_spec(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise SweepError(f"--config '{p}' does not exist; give a .toml or .json sweep file")
+    try:
+        data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SweepError(f"--config '{p}' cannot be parsed ({e})") from None
+    if not isinstance(data, dict):
+        raise SweepError(f"--config '{p}' must hold one object (scenario, algos, seeds, [grid], ...)")
+    return data
+
+
+def _draw(spec: Any, field: str, rng: np.random.Generator) -> Any:
+    if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
+        raise SweepError(f"sweep field 'random.{field}': write one of {{uniform = [lo, hi]}}, "
+                         "{log_uniform = [lo, hi]} or {choice = [a, b, ...]}")
+    kind, args = next(iter(spec.items()))
+    if not isinstance(args, list) or not args or not all(isinstance(a, int | float) for a in args):
+        raise SweepError(f"sweep field 'random.{field}.{kind}': give a list of numbers")
+    if kind == "choice":
+        return args[int(rng.integers(len(args)))]
+    if len(args) != 2 or not args[0] < args[1] or not all(math.isfinite(a) for a in args):
+        raise SweepError(f"sweep field 'random.{field}.{kind}' = {args}: give finite [lo, hi] with lo < hi")
+    lo, hi = args
+    if kind == "uniform":
+        return float(rng.uniform(lo, hi))
+    if lo <= 0:
+        raise SweepError(f"sweep field 'random.{field}.log_uniform' = {args}: bounds must be > 0")
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def expand(spec: Mapping[str, Any]) -> Sweep:
+    """Every member of a sweep file, grouped by compiled program; errors name the field."""
+    unknown = sorted(set(spec) - set(TOP_KEYS))
+    if unknown:
+        raise SweepError(f"sweep field '{unknown[0]}' is unknown; known fields: {', '.join(TOP_KEYS)}")
+    algos = spec.get("algos", ["diffusion_sac"])
+    algos = [algos] if isinstance(algos, str) else algos
+    if not isinstance(algos, list) or not algos:
+        raise SweepError("sweep field 'algos': give a non-empty list, e.g. [\"diffusion_sac\", \"ppo\"]")
+    for a in algos:
+        if a not in ALGOS:
+            raise SweepError(f"sweep field 'algos': '{a}' is unknown; choose from {', '.join(ALGOS)}")
+    seeds = spec.get("seeds", 1)
+    seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise SweepError("sweep field 'seeds': give a positive count or a non-empty list of integers >= 0")
+    schedule = spec.get("schedule", "grid")
+    if schedule not in ("grid", "pbt"):
+        raise SweepError(f"sweep field 'schedule' = {schedule!r}: choose grid or pbt")
+    fields = {f.name for f in dataclasses.fields(Config)}
+    base = dict(spec.get("set", {}))
+    for k in base:
+        if k not in fields:
+            raise SweepError(f"sweep field 'set.{k}' is not a Config field; known fields: {', '.join(sorted(fields))}")
+    for k in ("scenario", "algo", "seed"):
+        if k in base:
+            raise SweepError(f"sweep field 'set.{k}': give it at the top level ({'algos' if k == 'algo' else k + 's'})")
+    grid = dict(spec.get("grid", {}))
+    for k, v in grid.items():
+        if k not in fields or k in ("scenario", "algo", "seed"):
+            raise SweepError(f"sweep field 'grid.{k}' is not a Config field that can be varied "
+                             "(scenario, algos and seeds have their own keys)")
+        if not isinstance(v, list) or not v:
+            raise SweepError(f"sweep field 'grid.{k}': give a non-empty list of values")
+    random = dict(spec.get("random", {}))
+    draws = random.pop("draws", 1 if random else 0)
+    if not isinstance(draws, int) or draws < (1 if random else 0):
+        raise SweepError("sweep field 'random.draws': give a positive integer")
+    for k in random:
+        if k in STATIC_FIELDS or k not in TRACED:
+            kind = "static (it fixes the compiled program)" if k in STATIC_FIELDS else "not a traced Config field"
+            raise SweepError(f"sweep field 'random.{k}' is {kind}; draw only traced fields "
+                             f"({', '.join(TRACED)}) and put static ones in [grid]")
+    for k in set(base) & (set(grid) | set(random)):
+        raise SweepError(f"sweep field 'set.{k}' is also varied in [grid] or [random]; give it in one place")
+    per_algo = dict(spec.get("per_algo", {}))
+    for a, over in per_algo.items():
+        if a not in algos:
+            raise SweepError(f"sweep field 'per_algo.{a}': '{a}' is not in algos")
+        for k in over:
+            if k not in fields:
+                raise SweepError(f"sweep field 'per_algo.{a}.{k}' is not a Config field")
+    seed = spec.get("seed", 0)
+    rng = np.random.default_rng(seed)
+    draw_values = [{k: _draw(v, k, rng) for k, v in random.items()} for _ in range(draws)] or [{}]
+    pbt = _pbt(spec.get("pbt", {}), schedule, [*grid, *random])
+
+    points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())] or [{}]
+    members = []
+    preset = spec.get("preset", "quick")
+    for algo in algos:
+        for point in points:
+            for values in draw_values:
+                for s in seeds:
+                    name = f"{len(members):03d}-{algo}-seed{s}"
+                    over = base | per_algo.get(algo, {}) | point | values
+                    try:
+                        cfg = make_config(preset, scenario=spec.get("scenario", "dt"), algo=algo, seed=s,
+                                          eval_seed=spec.get("eval_seed", 1_000_000), **over)
+                    except ValueError as e:
+                        raise SweepError(f"member {name}: {e}") from None
+                    members.append(Member(name, cfg, point | values))
+    groups: dict[Any, Group] = {}
+    for m in members:
+        key = (structure(m.cfg), m.cfg.steps, m.cfg.eval_every, m.cfg.eval_envs, m.cfg.checkpoint_every)
+        if key not in groups:
+            groups[key] = Group(f"g{len(groups):02d}-{m.cfg.algo}", [])
+        groups[key].members.append(m)
+    return Sweep(tuple(members), tuple(groups.values()), schedule, pbt, seed, tuple([*grid, *random]))
+
+
+def _pbt(spec: Mapping[str, Any], schedule: str, varied: Sequence[str]) -> PBT:
+    if spec and schedule != "pbt":
+        raise SweepError("sweep field 'pbt' is given but schedule is not \"pbt\"; set schedule = \"pbt\"")
+    unknown = sorted(set(spec) - {f.name for f in dataclasses.fields(PBT)})
+    if unknown:
+        raise SweepError(f"sweep field 'pbt.{unknown[0]}' is unknown; known: every, fraction, perturb, fields, envs")
+    fields = tuple(spec.get("fields", [f for f in varied if f in TRACED] or DEFAULT_PBT_FIELDS))
+    for f in fields:
+        if f not in TRACED:
+            raise SweepError(f"sweep field 'pbt.fields': '{f}' is not a traced field; PBT perturbs only traced ones")
+    pbt = PBT(int(spec.get("every", 2)), float(spec.get("fraction", 0.25)),
+              tuple(float(x) for x in spec.get("perturb", (0.8, 1.25))), fields, int(spec.get("envs", 256)))
+    if pbt.every < 1 or not 0.0 < pbt.fraction <= 0.5 or not pbt.perturb or min(pbt.perturb) <= 0 or pbt.envs < 1:
+        raise SweepError("sweep field 'pbt': need every >= 1, 0 < fraction <= 0.5, positive perturb factors, envs >= 1")
+    return pbt
+
+
+# ---------------------------------------------------------------------------------- populations
+
+
+def stack(trees: Sequence[Any]) -> Any:
+    """Stack pytrees along a new leading (member) axis."""
+    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
+
+
+def member(states: Any, i: int) -> Any:
+    """Member ``i`` of a population, on the host."""
+    return jax.tree.map(lambda x: np.asarray(x[i]), states)
+
+
+def devices_for(n: int) -> int:
+    """How many local devices a population of ``n`` is sharded over (all of them; the population is
+    padded up to a multiple)."""
+    return max(1, jax.local_device_count()) if n > 1 else 1
+
+
+def shard(states: Any, n_devices: int) -> Any:
+    """Place the member axis over ``n_devices`` local devices (``NamedSharding``)."""
+    if n_devices <= 1:
+        return states
+    mesh = Mesh(np.asarray(jax.local_devices()[:n_devices]), ("members",))
+    return jax.device_put(states, NamedSharding(mesh, PartitionSpec("members")))
+
+
+def init_population(prog: Program, cfgs: Sequence[Config], n_devices: int = 1) -> TrainState:
+    """States of the members ``cfgs`` (one program); padded to a multiple of ``n_devices`` by
+    repeating the first member, whose extra rows are ignored."""
+    cfgs = list(cfgs) + [cfgs[0]] * (-len(cfgs) % n_devices)
+    stats = stack([statistics(prog, c.seed) for c in cfgs])
+    keys = np.stack([np.asarray(jax.random.PRNGKey(c.seed)) for c in cfgs])
+    return shard(prog.population_init(keys, stack([prog.hyper(c) for c in cfgs]), stats), n_devices)
+
+
+def population_bytes(prog: Program, cfg: Config, n: int) -> int:
+    """Bytes of ``n`` members' training state (shapes only, nothing allocated)."""
+    one = jax.eval_shape(prog.initial, jax.random.PRNGKey(0), prog.hyper(cfg),
+                         Stats(np.zeros(prog.obs_dim, np.float32), np.ones(prog.obs_dim, np.float32), np.float32(1)))
+    return n * limits.tree_bytes(one)
+
+
+@jax.jit
+def _exploit(states: TrainState, src: jax.Array, factors: dict[str, jax.Array]) -> TrainState:
+    new = jax.tree.map(lambda x: x[src], states)
+    h = new.agent.hyper
+    perturbed = {}
+    for f, scale in factors.items():
+        lo, hi = BOUNDS.get(f, (0.0, jnp.inf))
+        perturbed[f] = jnp.clip(getattr(h, f) * scale, lo, hi)
+    agent = new.agent._replace(hyper=h._replace(**perturbed))
+    return new._replace(agent=agent, key=states.key, step=states.step)
+
+
+def exploit_explore(states: TrainState, fitness: np.ndarray, pbt: PBT, rng: np.random.Generator
+                    ) -> tuple[TrainState, list[tuple[int, int]]]:
+    """PBT's step (Jaderberg et al. 2017): each member of the worst ``fraction`` copies the state
+    (parameters, optimizer, buffer, hyperparameters) of a random member of the best ``fraction``,
+    then multiplies each of ``pbt.fields`` by a random factor of ``pbt.perturb``. Shapes are
+    unchanged (one program); members outside the worst fraction are untouched. Returns the new
+    states and the ``(member, copied from)`` pairs."""
+    n = len(fitness)
+    k = max(1, int(round(pbt.fraction * n))) if n >= 2 else 0
+    order = np.argsort(-np.where(np.isfinite(fitness), fitness, -np.inf), kind="stable")
+    top, bottom = order[:k], order[n - k:] if k else []
+    src = np.arange(jax.tree.leaves(states)[0].shape[0])
+    scale = {f: np.ones(len(src), np.float32) for f in pbt.fields}
+    pairs = []
+    for i in bottom:
+        j = int(rng.choice(top))
+        src[i] = j
+        pairs.append((int(i), j))
+        for f in pbt.fields:
+            scale[f][i] = float(rng.choice(pbt.perturb))
+    if not pairs:
+        return states, []
+    return _exploit(states, jnp.asarray(src), {f: jnp.asarray(v) for f, v in scale.items()}), pairs
+
+
+# ---------------------------------------------------------------------------------------- running
+
+
+class _Selection:
+    """PBT's fitness: mean principal utility on environments drawn apart from the held-out ones,
+    an infeasible menu counting as the random feasible menu of its environment."""
+
+    def __init__(self, prog: Program, n: int, seed: int):
+        self.prog = prog
+        self.envs = batch.sample_envs(prog.scenario, n, seed, prog.dims, prog.sampler)
+        self.floor = batch.evaluate(prog.scenario, self.envs, batch.random_menus(prog.scenario, self.envs, seed))[
+            "principal_utility"]
+
+    def __call__(self, ts: TrainState) -> float:
+        a = self.prog.actions(ts.agent.actor.params, ts.agent.actor.masks, ts.stats, self.envs)
+        ev = batch.evaluate(self.prog.scenario, self.envs, self.prog.menus(self.envs, a))
+        u = np.where(ev["feasible"] & np.isfinite(ev["principal_utility"]), ev["principal_utility"], self.floor)
+        return float(np.mean(u))
+
+
+def _write_member(out: Path, m: Member, ts: TrainState, summary: Mapping[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(to_json(m.cfg), indent=1))
+    mngr = checkpoint.manager(out)
+    checkpoint.save(mngr, ts)
+    mngr.close()
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+def _append(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    with path.open("a") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+
+
+def _truncate(path: Path, step: int) -> None:
+    if path.exists():
+        keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+        path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, progress: bool,
+              log: Log) -> list[dict[str, Any]]:
+    """Train one group as a population; returns its result rows (also written to ``done.json``)."""
+    from tqdm import tqdm
+
+    gdir = out / "groups" / group.name
+    done = gdir / "done.json"
+    if resume and done.is_file():
+        log(f"[{group.name}] finished earlier: skipped")
+        return json.loads(done.read_text())
+    gdir.mkdir(parents=True, exist_ok=True)
+    cfg, n = group.cfg, len(group.members)
+    prog = for_config(cfg)
+    n_dev = devices_for(n)
+    t_start = time.perf_counter()
+    states = init_population(prog, [m.cfg for m in group.members], n_dev)
+    mngr = checkpoint.manager(gdir)
+    status_file, curves = gdir / "status.json", gdir / "curves.jsonl"
+    diverged: dict[int, str] = {}
+    if resume and mngr.all_steps():
+        states, _ = checkpoint.restore(mngr, "state", like=states)
+        states = shard(states, n_dev)
+        diverged = {int(k): v for k, v in json.loads(status_file.read_text()).get("diverged", {}).items()}
+    step = int(np.asarray(states.step)[0])
+    _truncate(curves, step)
+    evaluator = Evaluator(prog, cfg.eval_envs, cfg.eval_seed)
+    selection = _Selection(prog, sweep.pbt.envs, cfg.eval_seed + 1) if sweep.schedule == "pbt" else None
+    bar = tqdm(total=cfg.steps, initial=step, desc=group.name, unit="it", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    bar.set_postfix_str(f"{n} members")
+    t_train, iters, chunks, best = 0.0, 0, step // cfg.chunk, math.inf
+    t_steady, iters_steady = 0.0, 0  # chunks after the first (which compiles)
+    last: dict[str, np.ndarray] = {}
+    while step < cfg.steps:
+        length = min(cfg.chunk, cfg.steps - step)
+        t0 = time.perf_counter()
+        states, m = prog.population_chunk(states, length)
+        m = {k: np.asarray(v) for k, v in jax.device_get(m).items()}
+        dt = time.perf_counter() - t0
+        if iters:
+            t_steady, iters_steady = t_steady + dt, iters_steady + length
+        t_train += dt
+        prev, step = step, step + length
+        iters += length
+        chunks += 1
+        for i in range(n):
+            try:
+                check_finite({k: float(v[i]) for k, v in m.items()}, prev, step)
+            except NonFiniteError as e:
+                diverged.setdefault(i, str(e).split(";")[0])
+        evaluate = (cfg.eval_every > 0 and step // cfg.eval_every > prev // cfg.eval_every) or step >= cfg.steps
+        records = []
+        for i, mem in enumerate(group.members):
+            rec = {"group": group.name, "member": mem.name, "step": step}
+            rec |= {k: float(v[i]) for k, v in m.items() if k not in ("first_nonfinite", "state_finite")}
+            if evaluate and i not in diverged:
+                ts_i = member(states, i)
+                ev = evaluator(ts_i.agent.actor.params, ts_i.agent.actor.masks, ts_i.stats)
+                rec |= {f"eval_{k}": v for k, v in ev.items()}
+                best = min(best, ev["gap"])
+            records.append(rec)
+        _append(curves, records)
+        last = m
+        if selection is not None and chunks % sweep.pbt.every == 0 and step < cfg.steps:
+            fitness = np.array([-np.inf if i in diverged else selection(member(states, i)) for i in range(n)])
+            rng = np.random.default_rng([sweep.seed, index, step])
+            states, pairs = exploit_explore(states, fitness, sweep.pbt, rng)
+            states = shard(states, n_dev)
+            for i, j in pairs:
+                diverged.pop(i, None)
+                _append(gdir / "pbt.jsonl", [{"step": step, "member": group.members[i].name,
+                                              "copied": group.members[j].name}])
+        bar.update(length)
+        if math.isfinite(best):
+            bar.set_postfix_str(f"{n} members, best gap {100 * best:.2f}%")
+        if (cfg.checkpoint_every > 0 and step // cfg.checkpoint_every > prev // cfg.checkpoint_every) \
+                or step >= cfg.steps:
+            status_file.write_text(json.dumps({"step": step, "diverged": diverged}))
+            checkpoint.save(mngr, states, step)
+    bar.close()
+    mngr.close()
+    wall = time.perf_counter() - t_start
+    rate = n * cfg.updates_per_step * (iters_steady / t_steady if t_steady > 0 else iters / max(t_train, 1e-9))
+    rows = []
+    baselines = evaluator.baselines()
+    for i, mem in enumerate(group.members):
+        ts_i = member(states, i)
+        status = diverged.get(i, "ok")
+        ev = (evaluator(ts_i.agent.actor.params, ts_i.agent.actor.masks, ts_i.stats) if status == "ok"
+              else dict.fromkeys(("principal_utility", "agents_utility", "paper_reward", "feasible", "gap",
+                                  "gap_complete"), float("nan")))
+        run_dir = Path("runs") / mem.name
+        final = {f"final_{f}": float(getattr(ts_i.agent.hyper, f)) for f in sweep.pbt.fields} \
+            if sweep.schedule == "pbt" else {}
+        row = {"member": mem.name, "group": group.name, "scenario": mem.cfg.scenario, "algo": mem.cfg.algo,
+               "seed": mem.cfg.seed, **{k: mem.varied.get(k) for k in sweep.varied}, **final, **ev,
+               "updates_per_s": rate / n, "group_agent_updates_per_s": rate,
+               "group_members": n, "devices": n_dev, "wall_s": wall, "run": str(run_dir), "status": status}
+        rows.append(row)
+        pol = Policy.from_state(mem.cfg, ts_i)
+        summary = {"scenario": mem.cfg.scenario, "algo": mem.cfg.algo, "steps": int(ts_i.step),
+                   "eval_envs": cfg.eval_envs, "eval_seed": cfg.eval_seed, "eval": ev, "baselines": baselines,
+                   "train_metrics": {k: float(v[i]) for k, v in last.items()}, "status": status,
+                   "parameters": pol.parameter_counts(), "sweep_group": group.name, "config": to_json(mem.cfg),
+                   "device": jax.devices()[0].device_kind}
+        _write_member(out / run_dir, mem, ts_i, summary)
+    done.write_text(json.dumps(rows, indent=1))
+    gaps = [r["gap"] for r in rows if r["status"] == "ok"]
+    log(f"[{group.name}] {n} members of {cfg.algo} on {cfg.scenario}: gap {100 * np.mean(gaps):.2f}% mean, "
+        f"{100 * np.min(gaps):.2f}% best; {rate:.0f} agent-updates/s on {n_dev} device(s); {wall:.0f} s"
+        if gaps else f"[{group.name}] every member diverged")
+    return rows
+
+
+def _write_table(out: Path, rows: Sequence[Mapping[str, Any]], name: str) -> None:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    with (out / name).open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = False, progress: bool = True,
+          log: Log | None = None) -> list[dict[str, Any]]:
+    """Run a sweep (a file or a dict of its fields); returns the result rows (``results.json``)."""
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    data = read_spec(spec) if isinstance(spec, str | Path) else spec
+    plan = expand(data)
+    outp = Path(out)
+    if outp.exists() and not outp.is_dir():
+        raise SweepError(f"--out '{outp}' is a file; give a folder")
+    saved = outp / "sweep.json"
+    if resume:
+        if not saved.is_file():
+            raise SweepError(f"--resume: '{outp}' holds no earlier sweep (sweep.json); drop --resume")
+        if json.loads(saved.read_text()) != json.loads(json.dumps(data)):
+            raise SweepError(f"--resume: the sweep in '{outp}' used another sweep file; resume with the same one")
+    elif outp.exists() and any(outp.iterdir()):
+        raise SweepError(f"--out '{outp}' already holds files; pass --resume or choose a new folder")
+    for g in plan.groups:
+        prog = for_config(g.cfg)
+        n = len(g.members) + (-len(g.members) % devices_for(len(g.members)))
+        limits.check_fits(population_bytes(prog, g.cfg, n), f"group {g.name} ({n} members)",
+                          "lower buffer, batch or network widths, or split the sweep")
+    try:
+        outp.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(data, indent=1))
+    except OSError as e:
+        raise SweepError(f"--out '{outp}' cannot be written ({e.strerror}); choose a writable folder") from None
+    log(f"sweep: {len(plan.members)} members in {len(plan.groups)} compiled group(s) "
+        f"({', '.join(f'{g.name}: {len(g.members)}' for g in plan.groups)})")
+    rows: list[dict[str, Any]] = []
+    for i, g in enumerate(plan.groups):
+        rows += run_group(plan, g, i, outp, resume, progress, log)
+    (outp / "results.json").write_text(json.dumps(rows, indent=1))
+    _write_table(outp, rows, "results.csv")
+    curves = []
+    for g in plan.groups:
+        path = outp / "groups" / g.name / "curves.jsonl"
+        curves += [json.loads(ln) for ln in path.read_text().splitlines() if ln] if path.exists() else []
+    _write_table(outp, curves, "curves.csv")
+    for algo in dict.fromkeys(r["algo"] for r in rows):
+        ok = [r for r in rows if r["algo"] == algo and r["status"] == "ok"]
+        if ok:
+            best = min(ok, key=lambda r: r["gap"])
+            log(f"best {algo}: {best['member']} gap {100 * best['gap']:.2f}%, {100 * best['feasible']:.1f}% feasible "
+                f"({best['run']})")
+    return rows
