@@ -120,8 +120,12 @@ def sample(
     ``−ℓ`` is a lower bound of the entropy; it depends on θ only through the forward terms,
     which is where the actor's entropy gradient comes from. The clips are ignored in ``ℓ``.
 
-    The clips pass gradients straight through (values are clipped); the third output, the summed
-    squared excess of ``x̂_0`` over the box, lets a loss keep the raw predictions inside it.
+    The clips pass gradients straight through (values are clipped); the third output, the squared
+    excess of the last step's ``x̂_0`` (the raw action) over the box, lets a loss keep the raw
+    action inside it. Only the last step: penalizing the intermediate ``x̂_0`` as well asks the
+    actor to be a good denoiser, which competes with its objective (on AIGC, 1,500 iterations,
+    64-wide networks, two seeds: gaps of 2.4–7.2 % with every step penalized, 0.08–0.13 % with
+    the last step only; DT 12–17 % vs 8–10 %).
     Returns ``(a, ℓ, excess)``, the last two reduced over the last axis.
     """
     T = sched.betas.shape[0]
@@ -143,7 +147,7 @@ def sample(
         sig = jnp.where(t == 0, final_std, sig)
         eps = eps_fn(x, t)
         x0_raw = (x - s1ab * eps) / sab
-        excess = excess + jnp.sum(jax.nn.relu(jnp.abs(x0_raw) - 1.0) ** 2, axis=-1)
+        excess = jnp.where(t == 0, jnp.sum(jax.nn.relu(jnp.abs(x0_raw) - 1.0) ** 2, axis=-1), excess)
         x_new = a0 * _clip(x0_raw) + at * x + sig * z
         log_sig = jnp.log(jnp.where(t == 0, jnp.maximum(sig, MIN_FINAL_STD), sig))
         log_p = -0.5 * jnp.sum(z**2, axis=-1) - d * (log_sig + half_log_2pi)

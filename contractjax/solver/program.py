@@ -89,9 +89,13 @@ class Program:
     def objective(self, env: Mapping[str, Array], a: Array, stats: Stats, penalty: Array) -> tuple[Array, Array, Array]:
         """``(training reward, principal utility, feasible)`` per environment.
 
-        ``principal``: ``U · s − penalty · Σ max(0, −slack)/scale`` with ``s = reward_scale`` (so the
-        penalty is in units of a typical utility); ``paper``: the paper's reward times ``s``."""
+        ``principal``: ``U · s − penalty · Σ max(0, −slack − δ)/scale`` with ``s = reward_scale`` (so the
+        penalty is in units of a typical utility) and the dead zone ``δ = TRAIN_FEASIBILITY / s``:
+        float32 rounding leaves binding constraints at slacks of ±1e-5 whose penalty gradient
+        would otherwise swamp the reward's (exact-gradient training failed on AIGC without it);
+        ``paper``: the paper's reward times ``s``."""
         sc = self.scenario
+        dead_zone = TRAIN_FEASIBILITY / stats.reward_scale
 
         def one(e: Mapping[str, Array], x: Array) -> tuple[Array, Array, Array]:
             m = self.parameterization.to_menu(e, x)
@@ -100,8 +104,9 @@ class Program:
             if self.cfg.reward == "paper":
                 r = sc.paper_reward(e, m, x) * stats.reward_scale
             else:
-                r = u * stats.reward_scale - penalty * core.scaled_violation(c)
-            ok = jnp.max(core.violations(c, core.TOL32)) * stats.reward_scale <= TRAIN_FEASIBILITY
+                slack, scale = core.flat(c)
+                r = u * stats.reward_scale - penalty * jnp.sum(jax.nn.relu((-slack - dead_zone) / scale))
+            ok = jnp.max(core.violations(c, core.TOL32)) <= dead_zone
             return r, u, ok
 
         return jax.vmap(one)(env, a)
