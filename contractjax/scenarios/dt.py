@@ -34,14 +34,20 @@ DEFAULTS = {
 }
 #: Action box: s_max = MARGIN · (complete-information data size of the best type).
 MARGIN = 1.25
+#: ``g(0)`` when ``β = 1`` (``log 0``), finite in float32 and far below any optimum's valuation.
+LOG_FLOOR = float(np.log(1e-30))
 
 
 def g(env: Env, s: Array) -> Array:
     """β-fairness valuation of data size ``s`` (seed 000 eq. 2)."""
     b = env["beta"]
-    s = jnp.maximum(s, 0.0)
+    pos = s > 0
+    # Both branches are evaluated at a safe point where s <= 0, so that no gradient is inf or NaN
+    # there (training differentiates g; its derivative at 0 is infinite).
+    s_safe = jnp.where(pos, s, 1.0)
     safe_b = jnp.where(b == 1.0, 0.5, b)
-    return jnp.where(b == 1.0, jnp.log(jnp.maximum(s, 1e-300)), s ** (1.0 - safe_b) / (1.0 - safe_b))
+    value = jnp.where(b == 1.0, jnp.log(s_safe), s_safe ** (1.0 - safe_b) / (1.0 - safe_b))
+    return jnp.where(pos, value, jnp.where(b == 1.0, LOG_FLOOR, 0.0))
 
 
 def _w(env: Env) -> Array:
