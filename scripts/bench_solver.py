@@ -1,12 +1,14 @@
-"""Benchmark of the solver's compiled training program and of `solve`.
+"""Benchmark of the compiled training program (every algorithm, one agent and populations) and of
+`solve`.
 
-Prints the device, the analytic FLOPs of one gradient update in the paper configuration (batch
-512, 6 VP denoising steps, 256-wide Mish MLPs: actor 3 hidden layers, twin critics 2), updates/s
-and the achieved FLOP/s, the matmul roofline measured on the same device, agent-updates/s with
-1..N agents vmapped into one program, and solve throughput (masked vs compact actor).
+Prints the device, the matmul roofline measured on it, and for each algorithm in the paper
+configuration (dt with K = 3, batch 512, 6 VP denoising steps, 256-wide Mish MLPs: actor 3 hidden
+layers, critics 2): the analytic FLOPs of one iteration, iterations/s and agent-updates/s for
+populations of 1..N agents vmapped into one program, and the achieved FLOP/s. Then `solve`
+throughput of the masked and the compact (pruned) diffusion actor.
 
-    python scripts/bench_solver.py                    # CPU: 1, 2, 4 agents
-    python scripts/bench_solver.py --agents 1 8 64 256 --unroll 6   # on a GPU
+    python scripts/bench_solver.py                                  # CPU: every algorithm, 1 and 2 agents
+    python scripts/bench_solver.py --algos diffusion_sac --agents 1 16 64 256 --unroll 6   # on a GPU
 """
 
 from __future__ import annotations
@@ -19,28 +21,39 @@ import jax.numpy as jnp
 
 from contractjax import batch, solver
 from contractjax.solver import program as programs
+from contractjax.solver import sweeps
+from contractjax.solver.config import ALGOS
 
 
 def dense_flops(sizes: list[int]) -> int:
     return sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
-def update_flops(prog: programs.Program, cfg: solver.Config) -> dict[str, float]:
-    """Analytic FLOPs (multiply-adds × 2, matmuls only) of one iteration: acting on the
-    environment batch, and one update (critic TD step, actor step through the chain, target chain
-    when bootstrapping). Backward passes count twice their forward (weights + inputs), a backward
-    to the inputs only once."""
+def iteration_flops(prog: programs.Program, cfg: solver.Config) -> float:
+    """Analytic FLOPs (multiply-adds × 2, matmuls only) of one training iteration: acting on the
+    fresh environments and the algorithm's updates. A backward pass costs twice its forward
+    (weights + inputs); a backward to the inputs only, once."""
     obs, act, T = prog.obs_dim, prog.action_dim, cfg.denoise_steps
     t = cfg.t_dim
-    actor = dense_flops([act + t + obs, *cfg.actor_hidden, act]) + dense_flops([t, 2 * t, t])
-    critic = dense_flops([obs + act, *cfg.critic_hidden, 1])
-    B = cfg.batch
-    upd = 3 * 2 * critic * B  # twin critics, forward + backward
-    upd += 3 * T * actor * B + 2 * 2 * critic * B  # actor chain fwd + bwd; critics fwd + bwd to the action
+    chain = T * (dense_flops([act + t + obs, *cfg.actor_hidden, act]) + dense_flops([t, 2 * t, t]))
+    mlp = dense_flops([obs, *cfg.actor_hidden, 2 * act if cfg.algo in ("sac", "ppo") else act])
+    diffusion = cfg.algo in ("diffusion_sac", "diffusion_ddpg") or (cfg.algo == "amortized" and cfg.actor == "diffusion")
+    actor = chain if diffusion else mlp
+    q = dense_flops([obs + act, *cfg.critic_hidden, 1])
+    v = dense_flops([obs, *cfg.critic_hidden, 1])
+    B, N, U = cfg.batch, cfg.envs_per_step, cfg.updates_per_step
+    acting = actor * N
+    if cfg.algo == "ppo":
+        return acting + v * N + cfg.ppo_epochs * N * 3 * (actor + v)
+    if cfg.algo == "amortized":
+        return acting + U * 3 * actor * N
+    n_critics = 1 if cfg.algo == "ddpg" else 2
+    per_update = 3 * n_critics * q * B  # critics forward + backward
+    actor_update = 3 * actor * B + 2 * (n_critics if cfg.algo in ("diffusion_sac", "sac", "diffusion_ddpg") else 1) * q * B
+    per_update += actor_update / cfg.policy_delay
     if cfg.bootstrap:
-        upd += T * actor * B + 2 * critic * B  # target actor chain and target critics on e'
-    acting = T * actor * cfg.envs_per_step
-    return {"update": float(upd), "acting": float(acting)}
+        per_update += actor * B + n_critics * q * B  # target actor on e' and target critics
+    return acting + U * per_update
 
 
 def matmul_roofline(n: int = 2048, reps: int = 10) -> float:
@@ -55,66 +68,61 @@ def matmul_roofline(n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
-def bench_agents(cfg: solver.Config, n_agents: int, chunks: int) -> float:
-    """Iterations/s of ``n_agents`` independent agents (seeds) vmapped into one program."""
+def bench_population(cfg: solver.Config, n_agents: int, chunks: int) -> float:
+    """Iterations/s of each of ``n_agents`` agents (seeds) vmapped into one program (compile excluded)."""
     prog = programs.for_config(cfg)
     if n_agents == 1:
-        states, fn = programs.initial_state(cfg), prog.chunk
+        states, step = programs.initial_state(cfg), prog.chunk
     else:
-        stats = programs.statistics(prog, cfg.seed)
-        keys = jax.random.split(jax.random.PRNGKey(cfg.seed), n_agents)
-        stack = lambda tree: jax.tree.map(lambda x: jnp.broadcast_to(x, (n_agents, *jnp.shape(x))), tree)
-        states = prog.population_init(keys, stack(prog.hyper(cfg)), stack(stats))
-        fn = prog.population_chunk
-    states, m = fn(states)  # compile + first chunk
+        states = sweeps.init_population(prog, [cfg.replace(seed=s) for s in range(n_agents)])
+        step = prog.population_chunk
+    states, m = step(states)  # compile + first chunk
     jax.block_until_ready(m)
     t0 = time.perf_counter()
     for _ in range(chunks):
-        states, m = fn(states)
+        states, m = step(states)
     jax.block_until_ready(m)
     return chunks * cfg.chunk / (time.perf_counter() - t0)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--agents", type=int, nargs="*", default=[1, 2, 4])
-    p.add_argument("--chunk", type=int, default=50, help="iterations per compiled call")
-    p.add_argument("--chunks", type=int, default=3, help="timed calls per measurement")
+    p.add_argument("--algos", nargs="*", default=list(ALGOS), choices=ALGOS)
+    p.add_argument("--agents", type=int, nargs="*", default=[1, 2])
+    p.add_argument("--chunk", type=int, default=20, help="iterations per compiled call")
+    p.add_argument("--chunks", type=int, default=2, help="timed calls per measurement")
     p.add_argument("--unroll", type=int, default=1, help="unroll of the denoising scan (6 = full on GPU)")
     p.add_argument("--updates-per-step", type=int, default=1, help="gradient updates per environment step")
-    p.add_argument("--solve-envs", type=int, default=100_000)
+    p.add_argument("--bootstrap", action="store_true", help="TD targets through the target networks (γ > 0)")
+    p.add_argument("--solve-envs", type=int, default=20_000)
     args = p.parse_args()
 
     dev = jax.devices()[0]
     print(f"device: {dev.platform} / {dev.device_kind} ({jax.device_count()} device(s)), jax {jax.__version__}")
     roof = matmul_roofline()
     print(f"matmul roofline (2048² float32, default precision): {roof / 1e9:.1f} GFLOP/s")
-
-    # The paper configuration: dt with K = 3 (state 11), full menu in the action (6), one fresh
-    # environment and one update per iteration, batch 512, 6 VP steps, 256-wide MLPs.
-    paper = solver.make_config("paper", scenario="dt", dims={"K": 3}, chunk=args.chunk, unroll=args.unroll,
-                              buffer=100_000, warmup=0,
-                              updates_per_step=args.updates_per_step)
-    for boot in (True, False):
-        cfg = paper.replace(bootstrap=boot)
-        prog = programs.for_config(cfg)
-        fl = update_flops(prog, cfg)
-        per_it = fl["update"] + fl["acting"] / cfg.updates_per_step  # per update
-        label = "with target chain (γ-bootstrap)" if boot else "episodic (no target chain)"
-        print(f"\npaper configuration, {label}: state {prog.obs_dim}, action {prog.action_dim}, "
-              f"{per_it / 1e9:.2f} GFLOP per update (analytic)")
+    print("\npaper configuration: dt (K = 3), batch 512, 6 VP steps, 256-wide Mish MLPs, "
+          f"{'bootstrapped' if args.bootstrap else 'one-step episodes'}, updates per step {args.updates_per_step}")
+    print(f"{'algorithm':>15} {'agents':>6} {'GFLOP/it':>9} {'it/s/agent':>11} {'agent-upd/s':>12} {'GFLOP/s':>9} "
+          f"{'% roofline':>10}")
+    for algo in args.algos:
+        cfg = solver.make_config("paper", scenario="dt", algo=algo, dims={"K": 3}, chunk=args.chunk,
+                                 unroll=args.unroll, buffer=100_000, warmup=0, bootstrap=args.bootstrap,
+                                 updates_per_step=args.updates_per_step)
+        flops = iteration_flops(programs.for_config(cfg), cfg)
         for n in args.agents:
-            its = bench_agents(cfg, n, args.chunks) * cfg.updates_per_step  # updates/s per agent
-            print(f"  agents {n:4d}: {n * its:10.1f} agent-updates/s ({its:8.1f} per agent), "
-                  f"{n * its * per_it / 1e9:8.1f} GFLOP/s = {100 * n * its * per_it / roof:5.1f}% of the matmul roofline")
-            if boot is False:
-                break
+            its = bench_population(cfg, n, args.chunks)
+            updates = n * its * (cfg.ppo_epochs * cfg.ppo_minibatches if algo == "ppo" else cfg.updates_per_step)
+            achieved = n * its * flops
+            print(f"{algo:>15} {n:>6} {flops / 1e9:>9.3f} {its:>11.1f} {updates:>12.1f} {achieved / 1e9:>9.1f} "
+                  f"{100 * achieved / roof:>9.1f}%", flush=True)
 
     if args.solve_envs <= 0:
         return
-    # Solve throughput with a trained-shaped policy (pruned 10 %), masked vs compact actor.
-    cfg = paper.replace(steps=paper.prune_every * paper.prune_steps + 1, chunk=paper.prune_every * paper.prune_steps + 1,
-                        prune_rate=0.5, batch=8, envs_per_step=1, actor_lr=1e-3)
+    # Solve throughput with a trained-shaped diffusion policy (pruned 50 %), masked vs compact actor.
+    cfg = solver.make_config("paper", scenario="dt", dims={"K": 3}, unroll=args.unroll, buffer=1000, batch=8,
+                             envs_per_step=1, actor_lr=1e-3, prune_rate=0.5)
+    cfg = cfg.replace(steps=cfg.prune_every * cfg.prune_steps + 1, chunk=cfg.prune_every * cfg.prune_steps + 1)
     ts, _ = programs.for_config(cfg).chunk(programs.initial_state(cfg))
     pol = solver.Policy.from_state(cfg, ts)
     envs = batch.sample_envs("dt", args.solve_envs, 9, {"K": 3})

@@ -69,7 +69,7 @@ class Config:
                         " | a scenario's extra one (agent: shared)")
     # -- the algorithm and its networks
     algo: str = static("diffusion_sac", f"one of {', '.join(ALGOS)}")
-    actor: str = static("diffusion", "amortized only: diffusion (the chain) | mlp (a plain tanh MLP)")
+    actor: str = static("diffusion", "amortized only: mlp (a plain tanh MLP; its default) | diffusion (the chain)")
     actor_hidden: tuple[int, ...] = static((128, 128, 128), "actor hidden widths")
     critic_hidden: tuple[int, ...] = static((128, 128), "critic (and PPO value) hidden widths")
     t_dim: int = static(16, "diffusion step embedding size")
@@ -163,7 +163,9 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
     "ddpg": {"pruning": "none", "actor_lr": 3e-4},
     "td3": {"pruning": "none", "actor_lr": 3e-4, "policy_delay": 2},
     "ppo": {"pruning": "none", "envs_per_step": 256, "actor_lr": 3e-4, "warmup": 0},
-    "amortized": {"pruning": "none", "warmup": 0},
+    # The plain MLP: exact reward gradients through the chain's straight-through clips mislead it
+    # (dt, quick preset, 3,000 iterations: 19.9 % gap with the chain, 1.4 % with the MLP).
+    "amortized": {"pruning": "none", "warmup": 0, "actor": "mlp"},
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -3,9 +3,12 @@ scenario's differentiable reward through the action → menu map, as learned mec
 trains its networks (RegretNet / RochetNet, Dütting et al. 2019).
 
 Each iteration draws fresh environments ``e`` and takes ``updates_per_step`` steps on
-``−E r(e, a_θ(e)) + BOX_WEIGHT · excess``, with ``a_θ`` the diffusion chain (noise from the key, no
-exploration noise) or a plain ``tanh`` MLP (``actor = "mlp"``). None of the four papers ran it;
-it shows what the critic's gradient estimate costs the RL algorithms.
+``−E r(e, a_θ(e)) + BOX_WEIGHT · excess``, with ``a_θ`` a plain ``tanh`` MLP (``actor = "mlp"``,
+the default) or the diffusion chain (``actor = "diffusion"``; noise from the key, no exploration
+noise). None of the four papers ran it; it shows what the critic's gradient estimate costs the RL
+algorithms. The chain is a poor fit here: the exact gradient passes its straight-through clips
+as if they were not there (dt, quick preset, 3,000 iterations: 19.9 % gap with the chain, 1.4 %
+with the MLP).
 """
 
 from __future__ import annotations
