@@ -67,6 +67,15 @@ def _sampler(sc: Scenario, dims: tuple, cfg: tuple):
     return jax.jit(jax.vmap(lambda k: sc.sample(k, d, c)))
 
 
+def release_compiled() -> None:
+    """Drop every compiled batch function (they are rebuilt on next use). Each compiled XLA CPU
+    program holds hundreds of memory mappings, and a process may hold only ~65k (Linux
+    ``vm.max_map_count``): long-lived processes that compile many programs (sweeps, test
+    sessions) release them between stages."""
+    for fn in (_sampler, vmapped, _oracle_fn, _eval_fn):
+        fn.cache_clear()
+
+
 def chunked(fn, *args):
     """Apply a batched function in chunks of ``CHUNK`` along the leading axis (a host-side loop,
     so that any number of environments fits in device memory)."""
@@ -145,7 +154,7 @@ def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:
 
 def gap(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> float:
     """Optimality gap ``(Σ U(reference) − Σ U(policy)) / |Σ U(reference)|`` over the feasible
-    menus (SPEC §5: ``1 − U(policy)/U(oracle)`` when the oracle's utility is positive).
+    menus (``1 − U(policy)/U(oracle)`` when the oracle's utility is positive).
 
     Sums, not per-environment ratios, so that environments whose optimum is near zero do not
     dominate. NaN when no menu is feasible.

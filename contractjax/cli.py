@@ -1,4 +1,4 @@
-"""Command-line interface (SPEC §6). Every user error is one line naming the field and the fix."""
+"""Command-line interface (file formats: docs/models.md §1). Every user error is one line naming the field and the fix."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def _fmt(x: Any) -> str:
 
 
 def _menu_record(sc, envs, menus, info: str | None = None, slacks: bool = False) -> dict[str, Any]:
-    """The SPEC §6 menu file: fields, menus, per-environment results (and every slack)."""
+    """The menu file (docs/models.md §1): fields, menus, per-environment results (and every slack)."""
     ev = batch.evaluate(sc, envs, menus)
     rec: dict[str, Any] = {"scenario": sc.name}
     if info:

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of arrays for *one* environment; batch with `jax.vmap`.
 
-Conventions (SPEC §2):
+Conventions (docs/models.md §1):
 
 * ``U[k, n]`` is the utility of an agent of type ``k`` who takes the item designed for type ``n``.
 * IR slack of type ``k`` is ``U[k, k]``; IC slack of the pair ``(k, n)`` is ``U[k, k] - U[k, n]``
@@ -12,14 +12,17 @@ Conventions (SPEC §2):
 
 from __future__ import annotations
 
+import functools
+import itertools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 
-#: Relative feasibility tolerance of SPEC §2: slack >= -TOL * max(1, |utilities involved|).
+#: Relative feasibility tolerance: slack >= -TOL * max(1, |utilities involved|).
 TOL = 1e-6
 
 
@@ -116,6 +119,98 @@ def minimal_payments(cost: Array) -> Array:
 
     R, _ = jax.lax.scan(relax, own, None, length=max(K - 1, 1))
     return R
+
+
+def has_negative_cycle(w: Array, tol: Array | float = 0.0) -> Array:
+    """True when the digraph with edge weights ``w[k, n]`` has a cycle of total weight below
+    ``-tol`` (Floyd–Warshall closure in the (min, +) semiring; ``K`` rounds of ``K²``). Self-loops
+    are ignored: in an IC graph they weigh 0."""
+    K = w.shape[0]
+    d = w.at[jnp.diag_indices(K)].set(0.0)
+
+    def close(k: Array, d: Array) -> Array:
+        return jnp.minimum(d, d[:, k, None] + d[None, k, :])
+
+    d = jax.lax.fori_loop(0, K, close, d)
+    return jnp.any(jnp.diagonal(d) < -tol)
+
+
+def implementable_step(cost0: Array, cost1: Array, iters: int = 30) -> Array:
+    """Largest ``t`` in ``[0, 1]`` for which the allocation with cost matrix
+    ``cost0 + t (cost1 - cost0)`` is implementable.
+
+    For quasi-linear agents whose cost of an item is linear in the allocation (``cost[k, n] =
+    u_k · x_n``), moving the allocation from an implementable anchor ``x⁰`` toward a proposal
+    ``x¹`` moves every cost linearly, hence every cycle sum ``S_C`` of the IC graph (weights
+    ``cost[k, n] − cost[k, k]``); the allocation is implementable iff no cycle is negative
+    (Rochet 1987, cyclic monotonicity), so the implementable ``t`` form an interval ``[0, t*]``
+    with ``t* = min(1, min_{C: S_C(1) < 0} S_C(0) / (S_C(0) − S_C(1)))``. ``cost0`` must be
+    implementable. Up to :data:`ENUMERATE_CYCLES_UP_TO` types the minimum runs over every simple
+    cycle, exactly and differentiably (the binding cycle's ratio); beyond, ``t*`` comes from
+    ``iters`` bisection halvings with a negative-cycle check and carries no gradient. Cycles
+    within rounding of zero (``100 ε`` of the largest cost) count as non-negative, so ties in the
+    anchor do not pin ``t`` at 0.
+    """
+    if cost0.shape[0] <= ENUMERATE_CYCLES_UP_TO:
+        return _step_enumerated(cost0, cost1)
+    return _step_bisected(cost0, cost1, iters)
+
+
+def _rounding(cost0: Array, cost1: Array) -> Array:
+    eps = jnp.finfo(cost1.dtype).eps
+    return 100 * eps * jax.lax.stop_gradient(jnp.maximum(1.0, jnp.max(jnp.abs(jnp.stack([cost0, cost1])))))
+
+
+def _step_enumerated(cost0: Array, cost1: Array) -> Array:
+    src, dst = _cycles(cost0.shape[0])
+
+    def sums(c: Array) -> Array:
+        return jnp.sum(c[src, dst] - c[src, src], axis=1)
+
+    one = jnp.ones((), cost1.dtype)
+    s0, s1 = jnp.maximum(sums(cost0), 0.0), sums(cost1)
+    binding = s1 < -_rounding(cost0, cost1)
+    ratio = s0 / jnp.where(binding, s0 - s1, 1.0)
+    return jnp.minimum(one, jnp.min(jnp.where(binding, ratio, one)))
+
+
+def _step_bisected(cost0: Array, cost1: Array, iters: int) -> Array:
+    cost0, cost1 = jax.lax.stop_gradient(cost0), jax.lax.stop_gradient(cost1)
+    tol = _rounding(cost0, cost1)
+    one = jnp.ones((), cost1.dtype)
+
+    def weights(t: Array) -> Array:
+        c = cost0 + t * (cost1 - cost0)
+        return c - jnp.diagonal(c)[:, None]
+
+    def halve(_: int, lohi: tuple[Array, Array]) -> tuple[Array, Array]:
+        lo, hi = lohi
+        mid = 0.5 * (lo + hi)
+        bad = has_negative_cycle(weights(mid), tol)
+        return jnp.where(bad, lo, mid), jnp.where(bad, mid, hi)
+
+    ok = ~has_negative_cycle(weights(one), tol)
+    lo, _ = jax.lax.fori_loop(0, iters, halve, (0.0 * one, one))
+    return jnp.where(ok, one, lo)
+
+
+#: Up to this many types, :func:`implementable_step` enumerates the simple cycles (409 at K = 6)
+#: and is differentiable; beyond, it bisects and the step carries no gradient.
+ENUMERATE_CYCLES_UP_TO = 6
+
+
+@functools.cache
+def _cycles(K: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every simple cycle of the complete digraph on ``K`` nodes as padded edge lists
+    ``(src[C, K], dst[C, K])``; padding edges are self-loops ``(0, 0)``, which weigh 0."""
+    src, dst = [], []
+    for r in range(2, K + 1):
+        for nodes in itertools.permutations(range(K), r):
+            if nodes[0] == min(nodes):
+                pad = [0] * (K - r)
+                src.append(list(nodes) + pad)
+                dst.append([nodes[(i + 1) % r] for i in range(r)] + pad)
+    return np.array(src, np.int32).reshape(-1, K), np.array(dst, np.int32).reshape(-1, K)
 
 
 def isotonic(y: Array, w: Array) -> Array:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contractjax import io, scenarios
+from contractjax import files, scenarios
 
 
 def main() -> int:
@@ -40,7 +40,7 @@ def main() -> int:
         seconds = time.perf_counter() - t0
         subprocess.run([*cli, "evaluate", "--scenario", name, "--envs", str(envs), "--menus", str(menus),
                         "--out", str(report), "--overwrite"], check=True, stdout=subprocess.DEVNULL)
-        r = io.read(report)
+        r = files.read(report)
         feas = 100.0 * float(np.mean(r["feasible"]))
         gap_ci = 100.0 * (1.0 - r["principal_utility"].sum() / r["complete_info_utility"].sum())
         print(f"{name:>8} {args.n:>6} {feas:>10.2f} {float(r['max_violation'].max()):>13.3g} {gap_ci:>11.3f} "

@@ -17,6 +17,16 @@ if os.environ.get("CI"):
 ALL = scenarios.names()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_compiled_programs():
+    """Each compiled XLA CPU program holds hundreds of memory mappings and a process may hold
+    ~65k: the whole suite in one process would abort, so every module releases its programs."""
+    yield
+    from contractjax.solver import program
+
+    program.release_compiled()
+
+
 @pytest.fixture(scope="session")
 def x64():
     """Run a test body in float64, as the oracles and evaluations do."""

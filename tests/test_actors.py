@@ -58,3 +58,14 @@ def test_deterministic_actor_explores_inside_the_box() -> None:
     a = actor.sample(params, masks, obs, jax.random.PRNGKey(2), 5.0).action
     assert np.all(np.abs(np.asarray(a)) <= 1) and not np.allclose(a, a0)
     np.testing.assert_array_equal(actor.sample(params, masks, obs, jax.random.PRNGKey(2), 0.0).action, a0)
+
+
+def test_diffusion_actor_evaluates_by_its_mean_path_or_one_sampled_chain() -> None:
+    actor = DiffusionActor(3, (16,), 8, diffusion.schedule("vp", 4))
+    params = actor.init(jax.random.PRNGKey(0), 5)
+    masks = full_masks(actor.hidden)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (32, 5))
+    k1, k2 = jax.random.PRNGKey(2), jax.random.PRNGKey(3)
+    np.testing.assert_array_equal(actor.act(params, masks, obs, k1), actor.act(params, masks, obs, k2))
+    assert not np.allclose(actor.act(params, masks, obs, k1, False), actor.act(params, masks, obs, k2, False))
+    assert np.all(np.abs(np.asarray(actor.act(params, masks, obs, k1))) <= 1)

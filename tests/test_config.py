@@ -24,7 +24,7 @@ def test_traced_fields_are_declared_once_and_derive_hyper_and_structure() -> Non
 
 
 @pytest.mark.parametrize("name", ["bad_field=1", "actor_lr=-1", "param=weird", "actor_hidden=a,b", "algo=a2c",
-                                  "actor_lr=inf", "penalty=nan"])
+                                  "actor_lr=inf", "penalty=nan", "eval_chain=mode", "eval_actor=best"])
 def test_config_errors_name_the_field(name, capsys) -> None:
     rc = cli.main(["train", "--scenario", "dt", "--steps", "1", "--set", name, "--out", "/tmp/never-written"])
     err = capsys.readouterr().err.strip()

@@ -1,4 +1,4 @@
-"""Noise schedules (SPEC §4.1; reference values from ANCHORS)."""
+"""Noise schedules (docs/models.md §6.1; reference values from the papers' PyTorch code)."""
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +34,7 @@ def test_unknown_schedule():
 
 
 def _reference_chain(eps_fn, s, x, noise):
-    """Step-by-step numpy loop: SPEC §4.1 reverse steps with the x̂_0 clip."""
+    """Step-by-step numpy loop: the DDPM reverse steps (Ho et al. 2020) with the x̂_0 clip."""
     T = len(s.betas)
     for t in reversed(range(T)):
         ab, ab_prev = s.alpha_bars[t], (s.alpha_bars[t - 1] if t > 0 else 1.0)

@@ -1,7 +1,7 @@
-"""Oracles checked against independent numpy/scipy re-derivations of the SPEC (§2, §3, §6) models.
+"""Oracles checked against independent numpy/scipy re-derivations of the models (docs/models.md).
 
 Nothing in the reference implementations below calls the library's utility functions: utilities,
-slacks and payments are re-derived from the SPEC formulas, so a formula mistake in the library
+slacks and payments are re-derived from the papers' formulas, so a formula mistake in the library
 (or in the oracle's reduction) shows up as a disagreement. The library is only used to sample
 environments, to produce the oracle / greedy menus under test, to report its own numbers for
 comparison and (AGENT, last test) to evaluate its closed-form payments.
@@ -19,7 +19,7 @@ from scipy.optimize import minimize
 
 import contractjax as cj
 
-#: SPEC §2 feasibility tolerance: slack >= -FEAS_TOL * max(1, |utilities involved|).
+#: Feasibility tolerance: slack >= -FEAS_TOL * max(1, |utilities involved|).
 FEAS_TOL = 1e-6
 
 
@@ -31,7 +31,7 @@ def _env(envs, i):
     return {k: np.asarray(v[i], dtype=np.float64) for k, v in envs.items()}
 
 
-# ============================================================================ DT (SPEC §3.1)
+# ============================================================================ DT (docs/models.md §2)
 
 
 def dt_principal(e, s, r):
@@ -96,7 +96,7 @@ def test_dt_oracle_matches_slsqp_and_numpy_utilities(K):
         e = _env(envs, i)
         s, r = menus["s"][i], menus["r"][i]
         u_or = float(ev["principal_utility"][i])
-        # the library's numbers for the oracle menu equal the SPEC formulas
+        # the library's numbers for the oracle menu equal the formulas
         worst_util = max(worst_util, abs(_rel(dt_principal(e, s, r), u_or)))
         ir, ic, scale = dt_slacks(e, s, r)
         worst_slack = max(worst_slack, float(np.max(np.abs(ev["slacks"]["IR"][i] - ir) / np.diag(scale))),
@@ -114,7 +114,7 @@ def test_dt_oracle_matches_slsqp_and_numpy_utilities(K):
     print(f"DT K={K}: |SLSQP − oracle| rel ≤ {worst_gap:.2e}, utility ≤ {worst_util:.2e}, slacks ≤ {worst_slack:.2e}")
 
 
-# ============================================================================ AIGC (SPEC §3.3)
+# ============================================================================ AIGC (docs/models.md §4)
 
 
 def aigc_pt(e, u):
@@ -182,7 +182,7 @@ def test_aigc_oracle_beats_brute_force_grid(config, tol):
         e = _env(envs, i)
         L, R = menus["L"][i], menus["R"][i]
         u_or = float(ev["principal_utility"][i])
-        # the library's principal utility and payments equal the SPEC formulas
+        # the library's principal utility and payments equal the formulas
         worst_util = max(worst_util, abs(_rel(float(aigc_value(e, L, R)), u_or)))
         worst_pay = max(worst_pay, float(np.max(np.abs(R - aigc_eq50(e, L)))) / max(1.0, float(np.max(np.abs(R)))))
         # the menu is feasible (every IR and IC of U^A_k(L, R) = f θ_k R − a L / L_max) and in the box
@@ -204,7 +204,7 @@ def test_aigc_oracle_beats_brute_force_grid(config, tol):
         f"are more than {tol:g} below it")
 
 
-# ============================================================================ AGENT (SPEC §3.2)
+# ============================================================================ AGENT (docs/models.md §3)
 
 
 def agent_consts(e):
@@ -372,7 +372,7 @@ def test_agent_payments_bind_reduced_constraints_with_report_dependent_rounds():
     assert worst < 1e-7
 
 
-# ============================================================================ TWIN (SPEC §3.4, §6)
+# ============================================================================ TWIN (docs/models.md §5)
 
 
 def twin_cost(e, b, f):
@@ -505,7 +505,7 @@ def test_twin_oracle_beats_greedy(twin_case):
     assert feas.any()
     u, g = ev["principal_utility"][feas], gev["principal_utility"][feas]
     assert np.all(u >= g - 1e-9 * np.maximum(1.0, np.abs(g))), np.min(u - g)
-    # greedy's own number agrees with the SPEC formula too
+    # greedy's own number agrees with the formula too
     for i in np.flatnonzero(feas)[:5]:
         e = _env(envs, i)
         val = twin_principal(e, *(greedy[k][i].ravel() for k in ("b", "f", "R")))

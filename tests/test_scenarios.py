@@ -153,3 +153,35 @@ def test_agent_shared_menu_optimum_is_the_closed_form(x64):
     u_s = ev_s["principal_utility"]
     assert np.all(u_g >= u_s - 1e-9 * np.abs(u_s))
     assert np.mean(u_g > u_s * (1 + 1e-6)) > 0.5
+
+
+def test_efforts_map_is_feasible_by_construction(case, x64):
+    """Uniform random actions through the ``efforts`` parameterization give IR/IC-feasible menus
+    (float64; in float32 binding constraints carry rounding of the payments' magnitude, which the
+    training reward's dead zone absorbs)."""
+    sc, envs, _, _ = case
+    param = sc.parameterization("efforts")
+    n = 300
+    a = np.random.default_rng(0).uniform(-1, 1, (n, param.size(files.dims_of(sc, envs))))
+    e = {k: jnp.asarray(v[:n]) for k, v in envs.items()}
+    menus = jax.jit(jax.vmap(param.to_menu))(e, jnp.asarray(a))
+    assert cj.evaluate(sc, {k: v[:n] for k, v in envs.items()},
+                       {k: np.asarray(v) for k, v in menus.items()})["feasible"].all()
+
+
+def test_twin_repair_keeps_implementable_allocations_and_fixes_the_rest(x64):
+    """The oracle's allocations pass through the TWIN efforts map unchanged (they are implementable);
+    random proposals are rarely implementable without the repair."""
+    from contractjax.scenarios import twin
+
+    envs = cj.sample_envs("twin", 200, seed=5)
+    asym = cj.oracle("twin", envs)
+    e = {k: jnp.asarray(v) for k, v in envs.items()}
+    m = {k: jnp.asarray(v) for k, v in asym.items()}
+    a = jax.vmap(twin.menu_to_action)(e, m)[:, : 2 * 4]
+    through = jax.vmap(twin.efforts_to_menu)(e, a)
+    for k in ("b", "f", "R"):
+        np.testing.assert_allclose(np.asarray(through[k]), asym[k], rtol=1e-7, atol=1e-6)
+    rand = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (200, 8)))
+    raw = cj.evaluate("twin", envs, {k: np.asarray(v) for k, v in jax.vmap(twin.proposal_to_menu)(e, rand).items()})
+    assert raw["feasible"].mean() < 0.5

@@ -28,6 +28,12 @@ def test_resume_equals_uninterrupted_run_and_checkpoint_round_trip(tmp_path) -> 
         np.testing.assert_array_equal(a, b)
     summary = json.loads((tmp_path / "full" / "summary.json").read_text())
     assert summary["steps"] == 20 and 0.0 <= summary["eval"]["feasible"] <= 1.0
+    # eval_actor = target: the Polyak-averaged actor of the same checkpoint
+    cfg_file = tmp_path / "full" / "config.json"
+    cfg_file.write_text(json.dumps(json.loads(cfg_file.read_text()) | {"eval_actor": "target"}))
+    target = solver.load(tmp_path / "full")
+    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(target.actor), jax.tree.leaves(loaded.actor),
+                                                        strict=True))
 
 
 def test_out_folder_is_never_overwritten_and_resume_checks_the_config(tmp_path) -> None:

@@ -1,9 +1,9 @@
-"""AGENT — two-period dynamic contracts for federated AI-agent construction (SPEC §3.2; seed 001).
+"""AGENT — two-period dynamic contracts for federated AI-agent construction (Wen et al., AGENT; docs/models.md §3).
 
 Edge server (ES) utility per period (eq. 6, 9): ``u = θ R − c T − E`` with per-round cost
 ``c = σ ρ_n Υ^Cre f²`` and fixed cost ``E = σ (ς Υ^Per D^Fea f² + P_n D^Agent / r_nc)``.
 Model quality ``Q(T) = 1 − 2^(−T (2 − Lδ) δ ε / 2)`` (eqs. 41–42; eq. 1 prints ``2 − L``, which makes
-quality negative — SPEC decision). Cloud: ``U = U¹ + β U²`` with
+quality negative — a recorded decision). Cloud: ``U = U¹ + β U²`` with
 ``U¹ = Σ_k p¹_k N (α Q(T¹_k) − R¹_k) − σ E_C`` and
 ``U² = Σ_k p¹_k Σ_j P[k, j] N (α Q(T²_{k,j}) − R²_{k,j}) − σ E_C``.
 
@@ -327,7 +327,7 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
 
 
 def efforts_to_menu(env: Env, a: Array) -> Menu:
-    """Feasible by construction (SPEC §4.2): ``a = (T1[K], T2[K])`` onto rounds in ``[0, T_MAX]``,
+    """Feasible by construction: ``a = (T1[K], T2[K])`` onto rounds in ``[0, T_MAX]``,
     each sorted ascending, one second-period menu for every report (the paper's ``2K`` action;
     report-dependent rows are not always implementable by Theorems 2/4), closed-form payments."""
     K = env["theta1"].shape[0]
@@ -339,7 +339,7 @@ def efforts_to_menu(env: Env, a: Array) -> Menu:
 SCENARIO = from_module(
     globals(),
     name="agent",
-    description="two-period dynamic contracts for federated AI-agent construction (seed 001)",
+    description="two-period dynamic contracts for federated AI-agent construction (Wen et al.)",
     dims=("K",),
     env_fields={"N": (), "K": (), "sigma": (), "P_n": (), "r_nc": (), "E_C": (), "alpha": (), "beta": (), "lam": (),
                 "delta": (), "L": (), "epsilon": (), "varsigma": (), "Upsilon_per": (), "D_fea": (), "f": (),

@@ -1,4 +1,4 @@
-"""AIGC — prospect-theory contracts for edge AIGC services (SPEC §3.3; seed 003).
+"""AIGC — prospect-theory contracts for edge AIGC services (Wen et al., AIGC; docs/models.md §4).
 
 ASP of type ``k`` taking item ``(L, R)``: ``U^A_k = f θ_k R − a L / L_max``.
 Client's objective utility from type ``k``: ``U^EUT_k = e1 θ_k^z1 + e2 (L_k/L_max)^z2 − R_k``;
@@ -50,7 +50,7 @@ TINY = 1e-30
 
 
 def utility_matrix(env: Env, menu: Menu) -> Array:
-    """``U[k, n] = f θ_k R_n − a L_n / L_max`` (ASP utility, SPEC §3.3)."""
+    """``U[k, n] = f θ_k R_n − a L_n / L_max`` (ASP utility)."""
     return env["f"] * env["theta"][:, None] * menu["R"][None, :] - env["a"] * menu["L"][None, :] / env["L_max"]
 
 
@@ -222,7 +222,7 @@ def check(env: Mapping[str, np.ndarray]) -> None:
 
 
 def state(env: Env) -> Array:
-    """``s = (M, K, L_max, U_ref, a, Q_1..Q_K, θ_1..θ_K)`` (SPEC §3.3)."""
+    """``s = (M, K, L_max, U_ref, a, Q_1..Q_K, θ_1..θ_K)``."""
     head = jnp.stack([env["M"], env["K"], env["L_max"], env["U_ref"], env["a"]])
     return jnp.concatenate([head, env["Q"], env["theta"]])
 
@@ -238,7 +238,7 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
 
 
 def efforts_to_menu(env: Env, a: Array) -> Menu:
-    """Feasible by construction (SPEC §4.2): ``a[K]`` onto latencies in ``[0, L_max]``, sorted
+    """Feasible by construction: ``a[K]`` onto latencies in ``[0, L_max]``, sorted
     ascending, with the eq. (50) payments."""
     L = jnp.sort(common.box(a, env["L_max"]))
     return payments(env, {"L": L, "R": L})
@@ -247,7 +247,7 @@ def efforts_to_menu(env: Env, a: Array) -> Menu:
 SCENARIO = from_module(
     globals(),
     name="aigc",
-    description="prospect-theory contracts for edge AIGC services (seed 003)",
+    description="prospect-theory contracts for edge AIGC services (Wen et al.)",
     dims=("K",),
     env_fields={name: () for name in ("M", "K", "L_max", "U_ref", "a", "f", "e1", "e2", "z1", "z2",
                                       "zeta_plus", "zeta_minus", "eta")} | {"Q": ("K",), "theta": ("K",)},

@@ -1,7 +1,7 @@
 """The scenario interface: a bundle of pure functions plus field metadata.
 
 A scenario module defines functions on *one* environment ``env`` (a dict of arrays named as in
-SPEC §6) and *one* menu (likewise); the library vmaps them. Shapes are set by the integer
+docs/models.md) and *one* menu (likewise); the library vmaps them. Shapes are set by the integer
 dimension fields (``K`` for dt/agent/aigc, ``M`` and ``N`` for twin), which must be the same
 for every environment of a batch.
 """

@@ -37,7 +37,7 @@ def uniform_or_const(key: Array, spec: Any, shape: tuple[int, ...] = ()) -> Arra
 
 
 def dirichlet(key: Array, n: int, alpha: float = 1.0, shape: tuple[int, ...] = ()) -> Array:
-    """Dirichlet(alpha) probability vector(s) of length ``n`` (SPEC §3: flat, alpha = 1).
+    """Dirichlet(alpha) probability vector(s) of length ``n`` (flat, alpha = 1, by default).
 
     The flat case is normalized exponentials: same law as ``jax.random.dirichlet`` but without
     its gamma rejection sampler, which takes seconds to compile.

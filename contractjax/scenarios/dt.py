@@ -1,6 +1,6 @@
-"""DT — IIoT sensing-data contracts for digital twins (SPEC §3.1; seeds 000/002).
+"""DT — IIoT sensing-data contracts for digital twins (Wen et al., DT; docs/models.md §2).
 
-Type-``k`` device taking item ``(s, r)``: ``u_k = ρ ψ_k r − c s − c0`` (seed 000 eq. 1).
+Type-``k`` device taking item ``(s, r)``: ``u_k = ρ ψ_k r − c s − c0`` (DT eq. 1).
 DT server: ``U = M Σ_k q_k (ϑ g(s_k) − r_k)`` (eq. 3), ``g(s) = s^(1−β)/(1−β)`` (eq. 2, β-fairness;
 β = 0 makes the problem unbounded, so β must lie in (0, 1]; β = 1 is read as ``g = log s``).
 IR eq. (4), IC eq. (5). With ``w_k = 1/(ρ ψ_k)`` the optimal payments bind IR of type 1 and the local downward IC:
@@ -39,7 +39,7 @@ LOG_FLOOR = float(np.log(1e-30))
 
 
 def g(env: Env, s: Array) -> Array:
-    """β-fairness valuation of data size ``s`` (seed 000 eq. 2)."""
+    """β-fairness valuation of data size ``s`` (DT eq. 2)."""
     b = env["beta"]
     pos = s > 0
     # Both branches are evaluated at a safe point where s <= 0, so that no gradient is inf or NaN
@@ -83,7 +83,7 @@ def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
 
 
 def payments(env: Env, menu: Menu) -> Menu:
-    """Closed-form payments: binding IR of type 1 and binding local downward IC (SPEC §3.1)."""
+    """Closed-form payments: binding IR of type 1 and binding local downward IC."""
     w, c, s = _w(env), env["c"], menu["s"]
     inc = c * w * jnp.diff(s, prepend=0.0)
     r = jnp.cumsum(inc) + w[0] * env["c0"]
@@ -167,7 +167,7 @@ def check(env: Mapping[str, np.ndarray]) -> None:
 
 
 def state(env: Env) -> Array:
-    """``e = (M, K, c, c0, ϑ, q_1..q_K, ψ_1..ψ_K)`` (SPEC §3.1)."""
+    """``e = (M, K, c, c0, ϑ, q_1..q_K, ψ_1..ψ_K)``."""
     head = jnp.stack([env["M"], env["K"], env["c"], env["c0"], env["vartheta"]])
     return jnp.concatenate([head, env["q"], env["psi"]])
 
@@ -183,7 +183,7 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
 
 
 def efforts_to_menu(env: Env, a: Array) -> Menu:
-    """Feasible by construction (SPEC §4.2): ``a[K]`` onto data sizes in ``[0, s_max]``, sorted
+    """Feasible by construction: ``a[K]`` onto data sizes in ``[0, s_max]``, sorted
     ascending (the monotonicity every IC menu has), with the closed-form payments."""
     s = jnp.sort(common.box(a, s_max(env)))
     return payments(env, {"s": s, "r": s})
@@ -192,7 +192,7 @@ def efforts_to_menu(env: Env, a: Array) -> Menu:
 SCENARIO = from_module(
     globals(),
     name="dt",
-    description="IIoT sensing-data sharing for digital twins (seeds 000/002)",
+    description="IIoT sensing-data sharing for digital twins (Wen et al.)",
     dims=("K",),
     env_fields={"M": (), "K": (), "c": (), "c0": (), "vartheta": (), "rho": (), "beta": (),
                 "q": ("K",), "psi": ("K",)},

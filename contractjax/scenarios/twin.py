@@ -1,4 +1,4 @@
-"""TWIN — multi-dimensional PT contracts for AI-twin migration (SPEC §3.4; seed 004).
+"""TWIN — multi-dimensional PT contracts for AI-twin migration (Zhong et al., TWIN; docs/models.md §5).
 
 An RSU of type ``(m, n)`` (bandwidth cost type ``θ_m``, computation cost type ``σ_n``) taking the item
 of type ``(p, q)`` gets ``V = R_pq − b_pq²/θ_m − f_pq²/σ_n`` (eqs. 14, 25). The AV gets, from
@@ -38,7 +38,7 @@ import numpy as np
 
 from contractjax import core, optim
 from contractjax.scenarios import common
-from contractjax.scenarios.base import Env, Menu, from_module
+from contractjax.scenarios.base import Env, Menu, Parameterization, from_module
 
 Array = jax.Array
 
@@ -313,10 +313,42 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
                             common.unbox(_flat(menu["R"]), R_MAX)])
 
 
+def _safe_sqrt(x: Array) -> Array:
+    pos = x > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
+
+
+def repair(env: Env, b: Array, f: Array) -> tuple[Array, Array]:
+    """The proposal ``(b, f)`` moved toward a separable anchor until it is implementable.
+
+    Costs ``b²/θ_m + f²/σ_n`` are linear in ``x = (b², f²)``, so every IC cycle condition is
+    linear in ``x`` (Rochet 1987). The anchor gives type ``(m, n)`` the ``m``-th smallest row mean
+    of ``b²`` and the ``n``-th smallest column mean of ``f²``: ``b`` depends on ``m`` only and
+    ``f`` on ``n`` only, both non-decreasing in the type, so the 2-D screening problem splits
+    into two 1-D ones and the anchor is always implementable. The result is
+    ``x⁰ + t* (x − x⁰)`` with the largest implementable ``t*`` (:func:`core.implementable_step`);
+    an implementable proposal is returned unchanged (``t* = 1``).
+    """
+    M, N = b.shape
+    xb, xf = b**2, f**2
+    ab = jnp.broadcast_to(jnp.sort(jnp.mean(xb, axis=1))[:, None], (M, N))
+    af = jnp.broadcast_to(jnp.sort(jnp.mean(xf, axis=0))[None, :], (M, N))
+    c0 = cost_matrix(env, _safe_sqrt(ab), _safe_sqrt(af))
+    t = core.implementable_step(c0, cost_matrix(env, b, f))
+    return _safe_sqrt(ab + t * (xb - ab)), _safe_sqrt(af + t * (xf - af))
+
+
 def efforts_to_menu(env: Env, a: Array) -> Menu:
-    """``a = (a_b[MN], a_f[MN])`` onto ``[0, B_MAX] × [0, F_MAX]`` with the least rents that satisfy
-    every IR and IC. Feasible whenever the allocation is implementable (no profitable deviation
-    cycle); two-dimensional types have no order to sort by, so the penalty teaches the rest."""
+    """``a = (a_b[MN], a_f[MN])`` onto ``[0, B_MAX] × [0, F_MAX]``, repaired to the nearest
+    implementable allocation on the segment to a separable anchor (:func:`repair`), with the
+    least rents that satisfy every IR and IC: feasible by construction."""
+    b, f = repair(env, *_allocation(env, a))
+    return payments(env, {"b": b, "f": f, "R": None})
+
+
+def proposal_to_menu(env: Env, a: Array) -> Menu:
+    """As :func:`efforts_to_menu` without the repair: feasible only when the proposed allocation
+    happens to be implementable (the penalty teaches the rest)."""
     b, f = _allocation(env, a)
     return payments(env, {"b": b, "f": f, "R": None})
 
@@ -325,7 +357,7 @@ _MN = ("M", "N")
 SCENARIO = from_module(
     globals(),
     name="twin",
-    description="multi-dimensional PT contracts for embodied AI-twin migration (seed 004)",
+    description="multi-dimensional PT contracts for embodied AI-twin migration (Zhong et al.)",
     dims=("M", "N"),
     env_fields={"L": (), "M": (), "N": (), "U_ref": (), "kappa": (), "delta_plus": (), "delta_minus": (),
                 "w_alpha": (), "alpha": (), "beta": (), "zeta1": (), "zeta2": (), "S": (), "D_res": (),
@@ -335,4 +367,7 @@ SCENARIO = from_module(
     defaults=DEFAULTS,
     action_size=lambda dims: 3 * int(dims["M"]) * int(dims["N"]),
     effort_size=lambda dims: 2 * int(dims["M"]) * int(dims["N"]),
+    extra_parameterizations={"unrepaired": Parameterization(
+        lambda dims: 2 * int(dims["M"]) * int(dims["N"]), proposal_to_menu,
+        "efforts with least rents, no implementability repair")},
 )

@@ -47,8 +47,9 @@ class Actor(Protocol):
         """Training-time actions, reparameterized (differentiable in ``params``)."""
         ...
 
-    def act(self, params: Any, masks: Masks, obs: Array, key: Array) -> Array:
-        """Evaluation actions (no exploration noise)."""
+    def act(self, params: Any, masks: Masks, obs: Array, key: Array, deterministic: bool = True) -> Array:
+        """Evaluation actions (no exploration noise; ``deterministic=False`` lets a stochastic
+        policy other than its exploration noise sample, e.g. the diffusion chain)."""
         ...
 
 
@@ -78,8 +79,15 @@ class DiffusionActor:
         eps_fn = lambda x, t: self.net.apply(params, x, obs, t, masks)
         return Sample(*diffusion.sample(eps_fn, self.sched, x_T, noise, std, self.unroll))
 
-    def act(self, params: Any, masks: Masks, obs: Array, key: Array) -> Array:
-        return self.sample(params, masks, obs, key, 0.0).action
+    def act(self, params: Any, masks: Masks, obs: Array, key: Array, deterministic: bool = True) -> Array:
+        """Deterministic: the chain's mean path (``x_T = 0``, no noise at any step); else one
+        stochastic chain (random ``x_T`` and the posterior noise of every step but the last)."""
+        if not deterministic:
+            return self.sample(params, masks, obs, key, 0.0).action
+        x_T = jnp.zeros((*obs.shape[:-1], self.action_dim), obs.dtype)
+        noise = jnp.zeros((self.sched.betas.shape[0], *x_T.shape), obs.dtype)
+        eps_fn = lambda x, t: self.net.apply(params, x, obs, t, masks)
+        return diffusion.sample(eps_fn, self.sched, x_T, noise, 0.0, self.unroll)[0]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -109,7 +117,7 @@ class GaussianActor:
         logp = gaussian_log_prob(u, mean, log_std) - jnp.sum(tanh_log_det(u), axis=-1)
         return Sample(jnp.tanh(u), logp, jnp.zeros_like(logp))
 
-    def act(self, params: Any, masks: Masks, obs: Array, key: Array) -> Array:
+    def act(self, params: Any, masks: Masks, obs: Array, key: Array, deterministic: bool = True) -> Array:
         return jnp.tanh(self.distribution(params, masks, obs)[0])
 
 
@@ -133,7 +141,7 @@ class DeterministicActor:
         zero = jnp.zeros(a.shape[:-1], a.dtype)
         return Sample(a, zero, zero)
 
-    def act(self, params: Any, masks: Masks, obs: Array, key: Array) -> Array:
+    def act(self, params: Any, masks: Masks, obs: Array, key: Array, deterministic: bool = True) -> Array:
         return jnp.tanh(self.net.apply(params, obs, masks))
 
 

@@ -30,7 +30,7 @@ def manager(out: Path, create: bool = True) -> ocp.CheckpointManager:
 
 def policy_tree(ts: TrainState) -> dict[str, Any]:
     actor = ts.agent.actor
-    return {"actor": actor.params, "masks": list(actor.masks), "obs_mean": ts.stats.obs_mean,
+    return {"actor": actor.params, "target": actor.target, "masks": list(actor.masks), "obs_mean": ts.stats.obs_mean,
             "obs_std": ts.stats.obs_std}
 
 

@@ -66,7 +66,7 @@ class Config:
     sampler: tuple[tuple[str, Any], ...] = static((), "sampler overrides, e.g. c=[25, 35]")
     reward: str = static("principal", "principal: utility − penalty · scaled violation | paper: the paper's reward")
     param: str = static("efforts", "action space: efforts (feasible by construction) | menu (efforts and payments)"
-                        " | a scenario's extra one (agent: shared)")
+                        " | a scenario's extra one (twin: unrepaired)")
     # -- the algorithm and its networks
     algo: str = static("diffusion_sac", f"one of {', '.join(ALGOS)}")
     actor: str = static("diffusion", "amortized only: mlp (a plain tanh MLP; its default) | diffusion (the chain)")
@@ -116,6 +116,9 @@ class Config:
     eval_every: int = run(2000, "iterations between held-out evaluations; 0 = only at the end")
     eval_envs: int = run(1000, "held-out environments")
     checkpoint_every: int = run(2000, "iterations between checkpoints (one is also written at the end)")
+    eval_chain: str = run("mean", "diffusion actor in evaluation and solve: mean (x_T = 0 and no noise in the "
+                          "chain: deterministic) | sample (one stochastic chain per environment)")
+    eval_actor: str = run("online", "actor parameters for evaluation and solve: online | target (Polyak average)")
 
     def replace(self, **kw: Any) -> Config:
         return dataclasses.replace(self, **kw)
@@ -280,6 +283,8 @@ def validate(cfg: Config) -> Config:
     need(cfg.reward in REWARDS, "reward", f"choose one of {', '.join(REWARDS)}")
     need(cfg.param in sc.parameterizations, "param", f"choose one of {', '.join(sc.parameterizations)} for {sc.name}")
     need(cfg.pruning in PRUNING, "pruning", f"choose one of {', '.join(PRUNING)}")
+    need(cfg.eval_chain in ("mean", "sample"), "eval_chain", "choose mean or sample")
+    need(cfg.eval_actor in ("online", "target"), "eval_actor", "choose online or target")
     need(0.0 <= cfg.prune_rate < 1.0, "prune_rate", "must lie in [0, 1)")
     for f in ("actor_lr", "critic_lr", "alpha_lr"):
         need(getattr(cfg, f) > 0, f, "must be > 0")

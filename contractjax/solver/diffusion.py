@@ -19,7 +19,7 @@ Array = jax.Array
 
 SCHEDULES = ("vp", "linear", "cosine")
 #: A schedule whose final ᾱ_T exceeds this leaves a visibly non-Gaussian x_T, so starting the
-#: reverse chain from pure noise is inconsistent (ANCHORS: linear with T = 6 ends at 0.94).
+#: reverse chain from pure noise is inconsistent (the reference PyTorch implementations: linear with T = 6 ends at 0.94).
 ALPHA_BAR_WARN = 0.1
 
 

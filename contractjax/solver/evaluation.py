@@ -10,12 +10,12 @@ feasible menus, with the feasible share beside it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from contractjax import batch
-from contractjax.solver.program import Program, Stats
+from contractjax.solver.policy import Policy
+from contractjax.solver.program import Program
 
 
 class Evaluator:
@@ -32,7 +32,6 @@ class Evaluator:
     def baselines(self) -> dict[str, dict[str, float]]:
         return {name: batch.summary(ev, self.refs) for name, ev in self.refs.items()}
 
-    def __call__(self, params: Any, masks: tuple, stats: Stats) -> dict[str, float]:
-        """The report of a policy (actor parameters, masks, observation statistics)."""
-        actions = self.prog.actions(params, masks, stats, self.envs, self.seed)
-        return self.report(self.prog.menus(self.envs, actions))
+    def __call__(self, policy: Policy) -> dict[str, float]:
+        """The report of a policy (its ``eval_actor`` parameters, acting by its ``eval_chain``)."""
+        return self.report(self.prog.menus(self.envs, policy.actions(self.envs, self.seed)))

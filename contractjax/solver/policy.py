@@ -18,7 +18,8 @@ from contractjax.solver.program import Stats, TrainState, for_config
 
 @dataclasses.dataclass
 class Policy:
-    """Actor parameters, pruning masks and observation statistics of a trained run (host arrays)."""
+    """Actor parameters (online or target, by ``config.eval_actor``), pruning masks and observation
+    statistics of a trained run (host arrays). Its actions follow ``config.eval_chain``."""
 
     config: config.Config
     actor: Any
@@ -30,7 +31,8 @@ class Policy:
     def from_state(cls, cfg: config.Config, ts: TrainState) -> Policy:
         """The policy of a training state (copied to the host)."""
         actor = ts.agent.actor
-        return cls(cfg, *jax.device_get((actor.params, tuple(actor.masks), ts.stats.obs_mean, ts.stats.obs_std)))
+        params = actor.target if cfg.eval_actor == "target" else actor.params
+        return cls(cfg, *jax.device_get((params, tuple(actor.masks), ts.stats.obs_mean, ts.stats.obs_std)))
 
     @property
     def stats(self) -> Stats:
@@ -47,7 +49,8 @@ class Policy:
                 "compact": pruning.count(pruning.compact(self.actor, self.masks)[0])}
 
     def actions(self, envs: Mapping[str, np.ndarray], seed: int = 0) -> np.ndarray:
-        return for_config(self.config).actions(self.actor, self.masks, self.stats, envs, seed)
+        return for_config(self.config).actions(self.actor, self.masks, self.stats, envs, seed,
+                                               deterministic=self.config.eval_chain == "mean")
 
     def menus(self, envs: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
         """Menus (float64) for a batch of environments; deterministic given ``seed``."""
@@ -100,7 +103,8 @@ def load(path: str | Path, step: int | None = None) -> Policy:
         mngr.close()
     try:
         masks = tuple(np.asarray(m) for m in got["masks"])
-        return Policy(cfg, jax.tree.map(np.asarray, got["actor"]), masks, np.asarray(got["obs_mean"]),
+        return Policy(cfg, jax.tree.map(np.asarray, got["target" if cfg.eval_actor == "target" else "actor"]), masks,
+                      np.asarray(got["obs_mean"]),
                       np.asarray(got["obs_std"]))
     except (KeyError, TypeError) as e:
         raise ValueError(f"--checkpoint '{path}': the saved policy is damaged (missing {e}); retrain") from None

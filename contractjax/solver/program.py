@@ -164,10 +164,11 @@ class Program:
         metrics["state_finite"] = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(ts.agent)]))
         return ts, metrics
 
-    def eval_actions(self, params: Any, masks: tuple[Array, ...], obs: Array, keys: Array) -> Array:
+    def eval_actions(self, params: Any, masks: tuple[Array, ...], obs: Array, keys: Array,
+                     deterministic: bool = True) -> Array:
         """Evaluation actions, one environment per key (so results do not depend on batching)."""
         self.traces["act"] += 1
-        one = lambda o, k: self.algo.actor.act(params, masks, o[None], k)[0]
+        one = lambda o, k: self.algo.actor.act(params, masks, o[None], k, deterministic)[0]
         return jax.vmap(one)(obs, keys)
 
     # -- compiled entry points (jitted once per program; float32 even under a global x64)
@@ -198,13 +199,14 @@ class Program:
         return self._jitted(("population_chunk", n), lambda: jax.jit(
             jax.vmap(functools.partial(self.run_chunk, length=n)), donate_argnums=0))(states)
 
-    def act(self, params: Any, masks: tuple[Array, ...], obs: Array, keys: Array) -> Array:
-        return self._jitted("act", lambda: jax.jit(self.eval_actions))(params, tuple(masks), obs, keys)
+    def act(self, params: Any, masks: tuple[Array, ...], obs: Array, keys: Array, deterministic: bool = True) -> Array:
+        fn = functools.partial(self.eval_actions, deterministic=deterministic)
+        return self._jitted(("act", deterministic), lambda: jax.jit(fn))(params, tuple(masks), obs, keys)
 
     # -- host side
 
     def actions(self, params: Any, masks: tuple[Array, ...], stats: Stats, envs: Mapping[str, np.ndarray],
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, deterministic: bool = True) -> np.ndarray:
         """Evaluation actions for ``envs``: environment ``i`` uses key ``i`` of
         ``split(PRNGKey(seed), n)``, so results do not depend on batching."""
 
@@ -213,7 +215,8 @@ class Program:
             e32 = {k: jnp.asarray(v, jnp.float32) for k, v in envs.items()}
             obs = self.observe(Stats(*(jnp.asarray(x, jnp.float32) for x in stats)), e32)
             keys = jax.random.split(jax.random.PRNGKey(seed), obs.shape[0])
-            return np.asarray(batch.chunked(functools.partial(self.act, params, tuple(masks)), obs, keys))
+            act = functools.partial(self.act, params, tuple(masks), deterministic=deterministic)
+            return np.asarray(batch.chunked(act, obs, keys))
 
         return run()
 
@@ -241,6 +244,15 @@ def for_config(cfg: Config) -> Program:
     """The Program of a config's structure; configs that differ only in traced or bookkeeping
     fields share one (and therefore one compiled chunk)."""
     return _program(structure(cfg))
+
+
+def release_compiled() -> None:
+    """Drop every compiled program and batch function, and jax's caches (see
+    :func:`contractjax.batch.release_compiled`); Programs obtained before stay usable and
+    recompile on next use."""
+    _program.cache_clear()
+    batch.release_compiled()
+    jax.clear_caches()
 
 
 # ------------------------------------------------------------------------------------ initial state

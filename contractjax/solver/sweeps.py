@@ -60,7 +60,7 @@ from contractjax.solver import checkpoint
 from contractjax.solver.config import ALGOS, STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
 from contractjax.solver.evaluation import Evaluator
 from contractjax.solver.policy import Policy
-from contractjax.solver.program import Program, Stats, TrainState, for_config, statistics
+from contractjax.solver.program import Program, Stats, TrainState, for_config, release_compiled, statistics
 from contractjax.solver.training import NonFiniteError, check_finite
 
 Log = Callable[[str], None]
@@ -423,7 +423,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
             rec |= {k: float(v[i]) for k, v in m.items() if k not in ("first_nonfinite", "state_finite")}
             if evaluate and i not in diverged:
                 ts_i = member(states, i)
-                ev = evaluator(ts_i.agent.actor.params, ts_i.agent.actor.masks, ts_i.stats)
+                ev = evaluator(Policy.from_state(mem.cfg, ts_i))
                 rec |= {f"eval_{k}": v for k, v in ev.items()}
                 best = min(best, ev["gap"])
             records.append(rec)
@@ -454,7 +454,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
     for i, mem in enumerate(group.members):
         ts_i = member(states, i)
         status = diverged.get(i, "ok")
-        ev = (evaluator(ts_i.agent.actor.params, ts_i.agent.actor.masks, ts_i.stats) if status == "ok"
+        ev = (evaluator(Policy.from_state(mem.cfg, ts_i)) if status == "ok"
               else dict.fromkeys(("principal_utility", "agents_utility", "paper_reward", "feasible", "gap",
                                   "gap_complete"), float("nan")))
         run_dir = Path("runs") / mem.name
@@ -522,6 +522,7 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     rows: list[dict[str, Any]] = []
     for i, g in enumerate(plan.groups):
         rows += run_group(plan, g, i, outp, resume, progress, log)
+        release_compiled()  # a group's programs are not needed again; a long sweep would run out of mappings
     (outp / "results.json").write_text(json.dumps(rows, indent=1))
     _write_table(outp, rows, "results.csv")
     curves = []

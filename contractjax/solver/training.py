@@ -178,7 +178,7 @@ def _loop(cfg: Config, prog: Program, ts: TrainState, evaluator: Evaluator, mngr
         t_train += dt
         iters += length
         if _due(prev, step, cfg.eval_every) or step >= cfg.steps:
-            ev = evaluator(ts.agent.actor.params, ts.agent.actor.masks, ts.stats)
+            ev = evaluator(Policy.from_state(cfg, ts))
         else:
             ev = None
         last = {k: v for k, v in m.items() if k not in ("first_nonfinite", "state_finite")}
@@ -190,7 +190,7 @@ def _loop(cfg: Config, prog: Program, ts: TrainState, evaluator: Evaluator, mngr
         if mngr is not None and (_due(prev, step, cfg.checkpoint_every) or step >= cfg.steps):
             checkpoint.save(mngr, ts)
     if ev is None:
-        ev = evaluator(ts.agent.actor.params, ts.agent.actor.masks, ts.stats)
+        ev = evaluator(Policy.from_state(cfg, ts))
     rate = iters_steady / t_steady if t_steady > 0 else (iters / t_train if t_train > 0 else None)
     timing = {"seconds_training": t_train, "iterations_per_second": rate,
               "updates_per_second": rate * cfg.updates_per_step if rate else None}
