@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import core, scenarios
+from contractjax import core, limits, scenarios
+from contractjax.domain import InputError, check_dims
 from contractjax.precision import as64, float64
 from contractjax.scenarios import Scenario
 
@@ -33,22 +34,29 @@ def _scenario(s: str | Scenario) -> Scenario:
 def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[str, int] | None = None,
                 config: Mapping[str, Any] | None = None) -> Arrays:
     """Draw ``n`` environments (float64) with the scenario's default ranges unless overridden."""
-    from contractjax.scenarios.base import config_with
-
     sc = _scenario(scenario)
-    if n < 1:
-        raise ValueError(f"n must be a positive number of environments, got {n}")
-    cfg = config_with(sc.defaults, config)
-    d = {k: int(cfg[k]) for k in sc.dims}
-    for k, v in (dims or {}).items():
-        if k not in sc.dims:
-            raise ValueError(f"dimension '{k}' is not one of {sc.name}'s: {', '.join(sc.dims)}")
-        if int(v) < 1:
-            raise ValueError(f"dimension '{k}' must be >= 1, got {v}")
-        d[k] = int(v)
+    check_count(n)
+    cfg = sc.settings(config)
+    d = {k: int(cfg[k]) for k in sc.dims} | check_dims("dimension", dims or {}, sc.dims)
+    limits.check_fits(n * env_bytes(sc, d), f"{n} {sc.name} environments", "sample fewer (--n) or smaller ones")
     draw = sampler(sc, d, cfg)
     env = float64(lambda: chunked(draw, jax.random.split(jax.random.PRNGKey(seed), n)))()
-    return {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
+    sc.check_envs(out, "these sampler settings give invalid environments: ")
+    return out
+
+
+def check_count(n: Any, what: str = "n") -> int:
+    """A number of environments: a whole number >= 1."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise InputError(f"{what} = {n!r}: give a whole number of environments >= 1")
+    return int(n)
+
+
+def env_bytes(sc: Scenario, dims: Mapping[str, int]) -> int:
+    """Bytes of one float64 environment, times 4 for the copies a batch passes through (device
+    output, host array, file buffer, the oracle's intermediates)."""
+    return 4 * 8 * sum(int(np.prod(sc.shape_of(f, dims))) for f in sc.env_fields)
 
 
 def _frozen(cfg: Mapping[str, Any]) -> tuple:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from contractjax import batch, files, scenarios
+from contractjax.domain import check_dims
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,13 +80,11 @@ def _menu_record(sc, envs, menus, info: str | None = None, slacks: bool = False)
 
 def cmd_sample_envs(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
-    if args.n < 1:
-        raise files.InputError(f"--n {args.n}: give a positive number of environments")
-    try:
-        envs = batch.sample_envs(sc, args.n, args.seed, _parse_pairs(args.dims, "--dims"),
-                                 _parse_pairs(args.set, "--set"))
-    except ValueError as e:
-        raise files.InputError(str(e)) from None
+    dims = check_dims("--dims", _parse_pairs(args.dims, "--dims"), sc.dims)
+    settings = _parse_pairs(args.set, "--set")
+    sc.settings(settings, "--set")
+    files.check_out(args.out, args.overwrite)
+    envs = batch.sample_envs(sc, args.n, args.seed, dims, settings)
     files.write(args.out, {"scenario": sc.name, "fields": files.env_record(sc, envs)}, args.overwrite)
     print(f"wrote {args.n} {sc.name} environments to {args.out}")
 
@@ -135,6 +136,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> None:
+    files.check_folder(Path(args.out).parent)
     out = _fresh_dir(Path(args.out))
     rows = []
     for name in scenarios.names():
@@ -185,6 +187,7 @@ def _quick_train(out: Path, steps: int | None, seed: int, n: int) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from contractjax import solver
+    from contractjax.solver.policy import read_config
     from contractjax.solver.training import RunError
 
     overrides = {"scenario": args.scenario, "steps": args.steps, "seed": args.seed, "algo": args.algo}
@@ -196,10 +199,17 @@ def cmd_train(args: argparse.Namespace) -> None:
             raise files.InputError(f"--set {key}=...: use --{key} (given as {overrides[key]!r}), not both")
         overrides[key] = value
     _scenario(args.scenario)
-    try:
-        cfg = solver.make_config(args.preset, args.config, **overrides)
-    except ValueError as e:
-        raise files.InputError(str(e)) from None
+    resuming = args.resume or args.resume_from is not None
+    if resuming and not args.out:
+        raise files.InputError("--resume: give --out, the folder of the run to continue")
+    if resuming and args.steps is None and (Path(args.out) / "config.json").is_file():
+        try:  # continue to the run's own end unless --steps says otherwise
+            overrides["steps"] = read_config(Path(args.out)).steps
+        except ValueError as e:
+            raise files.InputError(f"--resume: {e}") from None
+    cfg = solver.make_config(args.preset, args.config, given_by="--set", **overrides)
+    if args.out:
+        files.check_folder(args.out)
     out = Path(args.out) if args.out else _fresh_dir(Path("runs") / f"train-{args.scenario}")
     try:
         summary = solver.run(cfg, out, resume=args.resume, progress=not args.quiet, resume_from=args.resume_from)
@@ -291,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         return c
 
     s = command("sample-envs", "draw random environments from a scenario's sampler", cmd_sample_envs, envs=False)
-    s.add_argument("--n", type=int, required=True, help="number of environments")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--n", type=_count, required=True, help="number of environments")
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--dims", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
                    help="dimension overrides, e.g. K=3 (twin: M=3 N=2)")
     s.add_argument("--set", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
@@ -312,21 +322,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", default="quick", choices=["quick", "paper"],
                    help="quick (default: minutes on a laptop CPU) or paper (the papers' hyperparameters)")
     t.add_argument("--config", help="config file (.json or .toml) of Config fields, applied over the preset")
-    t.add_argument("--steps", type=int, help="training iterations")
-    t.add_argument("--seed", type=int, help="training seed (held-out environments use 1000000 + seed)")
+    t.add_argument("--steps", type=_count, help="training iterations (with --resume: default the run's own)")
+    t.add_argument("--seed", type=_seed, help="training seed (held-out environments use 1000000 + seed)")
     t.add_argument("--set", nargs="*", action="extend", default=[], metavar="FIELD=VALUE",
                    help="config overrides, e.g. actor_lr=3e-4 pruning=agent actor_hidden=256,256")
     t.add_argument("--out", help="output folder (default: a new runs/train-SCENARIO[-N])")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--resume-from", type=int, metavar="STEP", help="continue the run in --out from checkpoint STEP")
+    t.add_argument("--resume-from", type=_count, metavar="STEP", help="continue the run in --out from checkpoint STEP")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=cmd_train)
 
     v = command("solve", "learned menus for environments, from a trained run", cmd_solve,
                 out="output menu file (.json or .npz)")
     v.add_argument("--checkpoint", required=True, help="the --out folder of 'contractjax train'")
-    v.add_argument("--seed", type=int, default=0, help="seed of the (deterministic) denoising noise")
-    v.add_argument("--checkpoint-step", type=int, metavar="STEP", help="use checkpoint STEP (default: the latest)")
+    v.add_argument("--seed", type=_seed, default=0, help="seed of the (deterministic) denoising noise")
+    v.add_argument("--checkpoint-step", type=_count, metavar="STEP", help="use checkpoint STEP (default: the latest)")
 
     w = sub.add_parser("sweep", help="train many agents (algorithms, hyperparameters, seeds) as compiled populations")
     w.add_argument("--config", required=True, help="sweep file (.toml or .json): scenario, algos, seeds, [grid], ...")
@@ -336,24 +346,61 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_sweep)
 
     q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
-    q.add_argument("--n", type=int, default=500, help="environments per scenario")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--n", type=_count, default=500, help="environments per scenario")
+    q.add_argument("--seed", type=_seed, default=0)
     q.add_argument("--out", default="runs/quickstart", help="output folder (a new one if it exists)")
-    q.add_argument("--train-steps", type=int, default=None,
+    q.add_argument("--train-steps", type=_index, default=None,
                    help="then train the dt solver (default: the quick preset's iterations) and solve the "
                         "environments above with it (0: skip)")
     q.set_defaults(func=cmd_quickstart)
     return p
 
 
+def _whole(text: str, lo: int, hi: int | None = None) -> int:
+    """A whole number in ``[lo, hi]``; else argparse's one-line error (exit 2)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if v < lo or (hi is not None and v > hi):
+        raise argparse.ArgumentTypeError(f"{v} must be >= {lo}" + (f" and <= {hi}" if hi is not None else ""))
+    return v
+
+
+def _count(text: str) -> int:
+    return _whole(text, 1)
+
+
+def _index(text: str) -> int:
+    return _whole(text, 0)
+
+
+def _seed(text: str) -> int:
+    return _whole(text, 0, 2**32 - 1)
+
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    """SIGTERM as an exception, so that temporary files are removed and no output is half-written."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupted) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         args.func(args)
     except files.InputError as e:
         print(f"contractjax: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("contractjax: interrupted; finished files are kept, nothing is half-written (training resumes "
+              "with --resume)", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -99,7 +99,7 @@ def scaled_violation(c: Constraints) -> Array:
     return jnp.sum(jax.nn.relu(-slack / scale))
 
 
-def minimal_payments(cost: Array) -> Array:
+def minimal_payments(cost: Array, floor: Array | None = None) -> Array:
     """Smallest payments that make an allocation feasible, for quasi-linear agents.
 
     Agent ``k`` taking item ``n`` gets ``weight_k · (R[n] − cost[k, n])`` for some ``weight_k > 0``
@@ -108,11 +108,12 @@ def minimal_payments(cost: Array) -> Array:
     solution is the longest-path fixed point from the IR "source" (Bellman–Ford in the (max, +)
     semiring, ``K - 1`` rounds); it exists iff the allocation is implementable (no positive cycle). Check implementability by
     evaluating the constraints of the returned menu. This is the generic form of the papers'
-    closed forms (binding IR of the lowest type and binding local downward IC).
+    closed forms (binding IR of the lowest type and binding local downward IC). ``floor``
+    replaces the IR levels ``cost[k, k]`` when participation asks for more (e.g. a per-period IR).
     """
     K = cost.shape[0]
-    own = jnp.diagonal(cost)
-    gain = own[:, None] - cost  # extra payment type k needs over item n's payment
+    own = jnp.diagonal(cost) if floor is None else floor
+    gain = jnp.diagonal(cost)[:, None] - cost  # extra payment type k needs over item n's payment
 
     def relax(R: Array, _: None) -> tuple[Array, None]:
         return jnp.maximum(own, jnp.max(R[None, :] + gain, axis=1)), None

@@ -11,22 +11,23 @@ the reader also accepts ``fields.q``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from contractjax.domain import InputError
 from contractjax.scenarios import Scenario
 
+__all__ = ["InputError", "check_folder", "check_out", "load_envs", "load_menus", "read", "validate_envs", "write",
+           "write_text"]
+
 GROUPS = ("fields", "menus", "slacks")
-
-
-class InputError(ValueError):
-    """Invalid user input; the message is one line naming the field and the fix."""
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -49,11 +50,11 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
                 if k in GROUPS:
                     if not isinstance(v, dict):
                         raise InputError(f"file '{p}': '{k}' must be an object of named arrays")
-                    out[k] = {name: _array(f"{k}.{name}", x) for name, x in v.items()}
+                    out[k] = {name: _array(f"{k}.{name}", x, f"file '{p}': ") for name, x in v.items()}
                 elif k == "scenario" or k == "info":
                     out[k] = v
                 else:
-                    out[k] = _array(k, v)
+                    out[k] = _array(k, v, f"file '{p}': ")
             return out
         if suffix == ".npz":
             out = {}
@@ -70,18 +71,20 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
             return out
     except InputError:
         raise
-    except (OSError, ValueError) as e:
-        raise InputError(f"file '{p}' cannot be read ({type(e).__name__}: {e}); give a valid .json or .npz file") from None
+    except Exception as e:  # numpy/zipfile/json raise many types (EOFError, BadZipFile, ...) for damaged files
+        what = str(e).splitlines()[0] if str(e) else "truncated or damaged"
+        raise InputError(f"file '{p}' is damaged or not a {suffix} file ({type(e).__name__}: {what}); "
+                         "rewrite it (e.g. with contractjax sample-envs / oracle)") from None
     raise InputError(f"file '{p}' has suffix '{p.suffix}'; use .json or .npz")
 
 
-def _array(name: str, value: Any) -> np.ndarray:
+def _array(name: str, value: Any, source: str = "") -> np.ndarray:
     try:
         a = np.asarray(value)
     except ValueError:
-        raise InputError(f"field '{name}': arrays must be rectangular (same length in every environment)") from None
+        raise InputError(f"{source}field '{name}': arrays must be rectangular (same length in every environment)") from None
     if a.dtype == object:
-        raise InputError(f"field '{name}': arrays must be rectangular numbers (got ragged or mixed values)")
+        raise InputError(f"{source}field '{name}': arrays must be rectangular numbers (got ragged or mixed values)")
     return a
 
 
@@ -96,35 +99,38 @@ def load_envs(scenario: Scenario, path: str | os.PathLike) -> dict[str, np.ndarr
         )
     if "fields" not in data:
         raise InputError(f"field 'fields': file '{path}' has no 'fields'; write environments with 'contractjax sample-envs'")
-    return validate_envs(scenario, data["fields"])
+    if not isinstance(data["fields"], Mapping):
+        raise InputError(f"file '{path}': 'fields' must be an object of named arrays")
+    return validate_envs(scenario, data["fields"], f"file '{path}': ")
 
 
 def n_of(fields: Mapping[str, np.ndarray]) -> int:
     return int(next(iter(fields.values())).shape[0]) if fields else 0
 
 
-def validate_envs(scenario: Scenario, fields: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Check names, shapes, finiteness and the model's domain; return float64 arrays."""
+def validate_envs(scenario: Scenario, fields: Mapping[str, Any], source: str = "") -> dict[str, np.ndarray]:
+    """Check names, shapes, finiteness and the model's domain; return float64 arrays. ``source``
+    (e.g. ``"file 'envs.json': "``) starts every message."""
     unknown = sorted(set(fields) - set(scenario.env_fields))
     if unknown:
         raise InputError(
-            f"field '{unknown[0]}' is not a {scenario.name} environment field; "
+            f"{source}field '{unknown[0]}' is not a {scenario.name} environment field; "
             f"known fields: {', '.join(scenario.env_fields)}"
         )
     missing = [f for f in scenario.env_fields if f not in fields]
     if missing:
-        raise InputError(f"field '{missing[0]}' is missing; a {scenario.name} environment needs: "
+        raise InputError(f"{source}field '{missing[0]}' is missing; a {scenario.name} environment needs: "
                          f"{', '.join(scenario.env_fields)}")
     env = {}
     for f in scenario.env_fields:
-        a = _array(f, fields[f])
+        a = _array(f, fields[f], source)
         if a.dtype.kind not in "biuf":
-            raise InputError(f"field '{f}': values must be numbers (got {a.dtype})")
+            raise InputError(f"{source}field '{f}': values must be numbers (got {a.dtype})")
         a = a.astype(np.float64)
         if a.ndim == 0:
-            raise InputError(f"field '{f}': must be an array with one entry per environment (shape [n, ...])")
+            raise InputError(f"{source}field '{f}': must be an array with one entry per environment (shape [n, ...])")
         if not np.all(np.isfinite(a)):
-            raise InputError(f"field '{f}': contains NaN or infinity; give finite numbers")
+            raise InputError(f"{source}field '{f}': contains NaN or infinity; give finite numbers")
         env[f] = a
     n = n_of(env)
     if n == 0:
@@ -133,11 +139,11 @@ def validate_envs(scenario: Scenario, fields: Mapping[str, Any]) -> dict[str, np
     for d in scenario.dims:
         a = env[d]
         if a.shape != (n,):
-            raise InputError(f"field '{d}': must have shape [{n}], got {list(a.shape)}")
+            raise InputError(f"{source}field '{d}': must have shape [{n}], got {list(a.shape)}")
         if np.any(a != np.round(a)) or np.any(a < 1):
-            raise InputError(f"field '{d}': must be a positive whole number")
+            raise InputError(f"{source}field '{d}': must be a positive whole number")
         if np.any(a != a[0]):
-            raise InputError(f"field '{d}': must be the same in every environment of a file "
+            raise InputError(f"{source}field '{d}': must be the same in every environment of a file "
                              f"(found {sorted(set(a.tolist()))}); split the file by {d}")
         dims[d] = int(a[0])
     for f in scenario.env_fields:
@@ -145,11 +151,8 @@ def validate_envs(scenario: Scenario, fields: Mapping[str, Any]) -> dict[str, np
         if env[f].shape != want:
             hint = (f" (does {', '.join(scenario.dims)} match the arrays?)"
                     if len(want) > 1 else "")
-            raise InputError(f"field '{f}': expected shape {list(want)}, got {list(env[f].shape)}{hint}")
-    try:
-        scenario.check(env)
-    except ValueError as e:
-        raise InputError(str(e)) from None
+            raise InputError(f"{source}field '{f}': expected shape {list(want)}, got {list(env[f].shape)}{hint}")
+    scenario.check_envs(env, source)
     return env
 
 
@@ -160,29 +163,37 @@ def dims_of(scenario: Scenario, env: Mapping[str, np.ndarray]) -> dict[str, int]
 def load_menus(scenario: Scenario, path: str | os.PathLike, env: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Read the ``"menus"`` of a file and check them against the environments."""
     data = read(path)
+    src = f"file '{path}': "
     name = data.get("scenario")
     if name is not None and name != scenario.name:
-        raise InputError(f"field 'scenario': menus file '{path}' is for '{name}', not '{scenario.name}'")
+        raise InputError(f"{src}field 'scenario': the menus are for '{name}', not '{scenario.name}'; "
+                         f"pass --scenario {name} or another file")
     if "menus" not in data:
-        raise InputError(f"field 'menus': file '{path}' has no 'menus'; give a file written by "
-                         "'contractjax oracle' or one with a 'menus' object")
+        raise InputError(f"{src}field 'menus' is missing; give a file written by 'contractjax oracle' or one "
+                         "with a 'menus' object")
     menus = data["menus"]
+    if not isinstance(menus, Mapping):
+        raise InputError(f"{src}field 'menus' must be an object of named arrays")
+    unknown = sorted(set(menus) - set(scenario.menu_fields))
+    if unknown:
+        raise InputError(f"{src}field 'menus.{unknown[0]}' is not a {scenario.name} menu field; "
+                         f"a {scenario.name} menu has: {', '.join(scenario.menu_fields)}")
     n = n_of(env)
     dims = dims_of(scenario, env)
     out = {}
     for f in scenario.menu_fields:
         if f not in menus:
-            raise InputError(f"field 'menus.{f}' is missing; a {scenario.name} menu needs: "
+            raise InputError(f"{src}field 'menus.{f}' is missing; a {scenario.name} menu needs: "
                              f"{', '.join(scenario.menu_fields)}")
-        a = _array(f"menus.{f}", menus[f])
+        a = _array(f"menus.{f}", menus[f], src)
         if a.dtype.kind not in "biuf":
-            raise InputError(f"field 'menus.{f}': values must be numbers")
+            raise InputError(f"{src}field 'menus.{f}': values must be numbers (got {a.dtype})")
         want = (n, *scenario.shape_of(f, dims, menu=True))
         if a.shape != want:
-            raise InputError(f"field 'menus.{f}': expected shape {list(want)} "
+            raise InputError(f"{src}field 'menus.{f}': expected shape {list(want)} "
                              f"({n} environments), got {list(a.shape)}")
         if not np.all(np.isfinite(a)):
-            raise InputError(f"field 'menus.{f}': contains NaN or infinity")
+            raise InputError(f"{src}field 'menus.{f}': contains NaN or infinity; give finite numbers")
         out[f] = a.astype(np.float64)
     return out
 
@@ -190,36 +201,80 @@ def load_menus(scenario: Scenario, path: str | os.PathLike, env: Mapping[str, np
 # ------------------------------------------------------------------------------------- writing
 
 
-def check_out(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """An output path must be .json/.npz and new (unless ``overwrite``): checked before any work."""
+def check_out(path: str | os.PathLike, overwrite: bool = False, flag: str = "--out") -> Path:
+    """An output file must be .json/.npz, new (unless ``overwrite``) and creatable: checked
+    before any work."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{flag} '{p}' is a folder; give a file name ending in .json or .npz")
     if p.suffix.lower() not in (".json", ".npz"):
-        raise InputError(f"--out '{p}': use a .json or .npz file name")
+        raise InputError(f"{flag} '{p}': use a .json or .npz file name")
     if p.exists() and not overwrite:
-        raise InputError(f"--out '{p}' already exists; choose another name or pass --overwrite")
+        raise InputError(f"{flag} '{p}' already exists; choose another name or pass --overwrite")
+    check_writable(p.parent, flag, p)
     return p
+
+
+def check_folder(path: str | os.PathLike, flag: str = "--out") -> Path:
+    """An output folder: not a file, and creatable or writable (checked before any work)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{flag} '{p}' is a file; give a folder")
+    check_writable(p, flag, p)
+    return p
+
+
+def check_writable(folder: Path, flag: str, target: Path) -> None:
+    """``target`` can be created in ``folder``: the nearest existing ancestor is a folder in which
+    a file can be written (probed with a temporary file, removed at once)."""
+    anc = Path(folder).absolute()
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise InputError(f"{flag} '{target}': '{anc}' is a file, so '{target}' cannot be created; choose another path")
+    try:
+        with tempfile.TemporaryFile(dir=anc):
+            pass
+    except OSError as e:
+        raise InputError(f"{flag} '{target}': cannot write in '{anc}' ({e.strerror}); choose a writable location") from None
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str = "wb") -> Iterator[Any]:
+    """Write to a temporary file beside ``path`` and rename it into place: ``path`` is either the
+    old content or the whole new one, and the temporary file is removed on any exit (also on
+    SIGTERM/SIGINT, which the CLI turns into exceptions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def write(path: str | os.PathLike, data: Mapping[str, Any], overwrite: bool = False) -> Path:
     """Write atomically (temporary file + rename); never replace a file unless ``overwrite``."""
     p = check_out(path, overwrite)
-    suffix = p.suffix.lower()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp" + suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if suffix == ".json":
-                fh.write(json.dumps(_jsonable(data)).encode())
-            else:
-                np.savez(fh, **_flat(data))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with _atomic(p) as fh:
+        if p.suffix.lower() == ".json":
+            fh.write(json.dumps(_jsonable(data)).encode())
+        else:
+            np.savez(fh, **_flat(data))
+    return p
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Replace a text file atomically (run records: config.json, summary.json, results)."""
+    p = Path(path)
+    with _atomic(p, "w") as fh:
+        fh.write(text)
     return p
 
 

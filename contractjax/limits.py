@@ -6,6 +6,8 @@ import os
 
 import jax
 
+from contractjax.domain import InputError
+
 #: Leave this share of the available memory to everything else.
 HEADROOM = 0.8
 
@@ -34,11 +36,11 @@ def tree_bytes(tree: object) -> int:
 
 
 def check_fits(nbytes: int, what: str, fix: str) -> None:
-    """Raise ``ValueError`` (one line: the estimate, what is available, the fix) when ``nbytes``
+    """Raise :class:`~contractjax.domain.InputError` (one line: the estimate, what is available, the fix) when ``nbytes``
     exceeds the headroom of the available memory."""
     free = available_bytes()
     if nbytes > HEADROOM * free:
-        raise ValueError(f"{what} needs about {_human(nbytes)} but {_human(free)} is available; {fix}")
+        raise InputError(f"{what} needs about {_human(nbytes)} but {_human(free)} is available; {fix}")
 
 
 def _human(n: float) -> str:

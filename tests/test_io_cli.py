@@ -129,11 +129,11 @@ def test_cli_file_errors(tmp_path, capsys, envfile):
     garbage = tmp_path / "g.json"
     garbage.write_text("{not json")
     rc, _, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(garbage), "--out", str(out))
-    assert rc == 2 and "cannot be read" in err
+    assert rc == 2 and "is damaged" in err
     garbage_npz = tmp_path / "g.npz"
     garbage_npz.write_bytes(b"not a zip")
     rc, _, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(garbage_npz), "--out", str(out))
-    assert rc == 2 and "cannot be read" in err
+    assert rc == 2 and "is damaged" in err
     assert not out.exists()
 
 

@@ -30,8 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import core, optim
+from contractjax.domain import NON_NEGATIVE, POSITIVE, PROBABILITY, REAL, WHOLE
 from contractjax.scenarios import common
-from contractjax.scenarios.base import Env, Menu, from_module
+from contractjax.scenarios.base import Env, Menu, Parameterization, from_module
 
 Array = jax.Array
 
@@ -58,6 +59,15 @@ DEFAULTS = {
     "Upsilon_cre": 120.0,  # cycles/bit
     "D_agent": 8e7,  # 10 MB in bits
     "dirichlet": 1.0,
+}
+
+#: Valid values of every sampler setting and environment field (checked wherever values enter).
+DOMAIN = {
+    "N": WHOLE, "K": WHOLE, "theta1": POSITIVE, "theta2": POSITIVE, "sigma": POSITIVE, "P_n_dbm": REAL,
+    "r_nc_mbps": POSITIVE, "E_C": NON_NEGATIVE, "alpha": POSITIVE, "beta": NON_NEGATIVE, "lam": NON_NEGATIVE,
+    "delta": POSITIVE, "L": POSITIVE, "epsilon": POSITIVE, "varsigma": NON_NEGATIVE, "Upsilon_per": NON_NEGATIVE,
+    "D_fea": NON_NEGATIVE, "f": POSITIVE, "rho_n": POSITIVE, "Upsilon_cre": POSITIVE, "D_agent": NON_NEGATIVE,
+    "dirichlet": POSITIVE, "P_n": POSITIVE, "r_nc": POSITIVE, "p1": PROBABILITY, "P": PROBABILITY,
 }
 #: Action box for rounds: T in [0, T_MAX]; the complete-information optimum over the default box
 #: is at most ~73 rounds; report-dependent second periods can go above 100.
@@ -254,7 +264,7 @@ def random_menu(key: Array, env: Env) -> Menu:
     K = env["theta1"].shape[0]
     k1, k2, k3 = jax.random.split(key, 3)
     u = lambda k: jax.random.uniform(k, (K,), minval=-1.0, maxval=1.0)
-    m = efforts_to_menu(env, jnp.concatenate([u(k1), u(k2)]))
+    m = shared_to_menu(env, jnp.concatenate([u(k1), u(k2)]))
     d1, d2 = jax.random.uniform(k3, (2,)) * 0.1 * _r_max(env) / MARGIN
     return m | {"R1": m["R1"] + d1, "R2": m["R2"] + d2}
 
@@ -289,10 +299,6 @@ def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
 
 
 def check(env: Mapping[str, np.ndarray]) -> None:
-    common.check_integer(env, "N", "K")
-    common.check_positive(env, "sigma", "P_n", "r_nc", "alpha", "delta", "L", "epsilon", "f", "rho_n",
-                          "Upsilon_cre", "theta1", "theta2")
-    common.check_positive(env, "E_C", "beta", "lam", "varsigma", "Upsilon_per", "D_fea", "D_agent", allow_zero=True)
     if np.any(np.asarray(env["L"]) * np.asarray(env["delta"]) >= 2.0):
         common.fail("delta", "must be below 2/L so that quality grows with training rounds (2 − Lδ > 0)",
                     "give delta < 2/L")
@@ -326,10 +332,69 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
                             common.unbox(menu["T2"].reshape(-1), T_MAX), common.unbox(menu["R2"].reshape(-1), rm)])
 
 
+#: Box of the per-row second-period rent ``δ`` of the report-dependent action, as a share of the
+#: payment box.
+DELTA_SHARE = 0.25
+
+
+def _rents2(env: Env, T2: Array, R2: Array) -> Array:
+    """Second-period rents ``w[m, j] = θ²_j R²_{m,j} − c T²_{m,j} − E`` of the truthful items."""
+    return env["theta2"][None, :] * R2 - unit_cost(env) * T2 - fixed_cost(env)
+
+
+def _theorem2(env: Env, T2: Array) -> Array:
+    """Theorem 2 payments in every row (binding IR of the lowest type, local downward IC)."""
+    c, E, th2 = unit_cost(env), fixed_cost(env), env["theta2"]
+    return E / th2[0] + jnp.cumsum(c * jnp.diff(T2, axis=1, prepend=0.0) / th2[None, :], axis=1)
+
+
+def _iic_cost(env: Env, T1: Array, w: Array) -> Array:
+    """Period-1 reporting costs in payment units: a true type ``k`` reporting ``k'`` gets
+    ``θ¹_k (R¹_{k'} − cost[k, k'])`` over both periods (eq. 37 with IC rows, so the deviator takes
+    its truthful item of row ``k'``), ``cost[k, k'] = (c T¹_{k'} + E − β Σ_j P[k, j] w[k', j]) / θ¹_k``;
+    linear in the allocation ``(T¹, w)``."""
+    c, E = unit_cost(env), fixed_cost(env)
+    return (c * T1[None, :] + E - env["beta"] * env["P"] @ w.T) / env["theta1"][:, None]
+
+
+def _report_dependent(env: Env, T1: Array, T2: Array, delta: Array) -> Menu:
+    """Rows ``T2`` (each sorted) paid by Theorem 2 plus ``δ_m`` (IR², IC² hold; the added rent
+    shifts the whole row), period-1 payments the least that satisfy every IIC and IR¹
+    (:func:`contractjax.core.minimal_payments` with the IR¹ floor ``(c T¹_k + E)/θ¹_k``); feasible
+    whenever the period-1 allocation is implementable."""
+    R2 = _theorem2(env, T2) + delta[:, None]
+    cost = _iic_cost(env, T1, _rents2(env, T2, R2))
+    floor = (unit_cost(env) * T1 + fixed_cost(env)) / env["theta1"]
+    return {"T1": T1, "R1": core.minimal_payments(cost, floor), "T2": T2, "R2": R2}
+
+
 def efforts_to_menu(env: Env, a: Array) -> Menu:
-    """Feasible by construction: ``a = (T1[K], T2[K])`` onto rounds in ``[0, T_MAX]``,
-    each sorted ascending, one second-period menu for every report (the paper's ``2K`` action;
-    report-dependent rows are not always implementable by Theorems 2/4), closed-form payments."""
+    """Report-dependent, feasible by construction: ``a = (T1[K], T2[K·K], δ[K])`` onto rounds in
+    ``[0, T_MAX]`` (each second-period row sorted) and row rents ``δ ∈ [0, DELTA_SHARE · R_max]``.
+
+    The allocation is repaired toward the shared-row anchor (``T1`` sorted, every row the mean
+    row, ``δ = 0``: one second-period menu, whose β terms cancel in every IIC cycle, so it is
+    implementable) by the largest step at which no IIC cycle is negative
+    (:func:`contractjax.core.implementable_step`; the reporting costs are linear in the
+    allocation), then paid by :func:`_report_dependent`. An implementable proposal is unchanged.
+    """
+    K = env["theta1"].shape[0]
+    T1 = common.box(a[:K], T_MAX)
+    T2 = jnp.sort(common.box(a[K:K + K * K], T_MAX).reshape(K, K), axis=1)
+    delta = common.box(a[K + K * K:], DELTA_SHARE * _r_max(env))
+    T1a, T2a, da = jnp.sort(T1), jnp.broadcast_to(jnp.mean(T2, axis=0), (K, K)), jnp.zeros_like(delta)
+
+    def cost(T1, T2, d):
+        return _iic_cost(env, T1, _rents2(env, T2, _theorem2(env, T2) + d[:, None]))
+
+    t = core.implementable_step(cost(T1a, T2a, da), cost(T1, T2, delta))
+    mix = lambda x0, x1: x0 + t * (x1 - x0)
+    return _report_dependent(env, mix(T1a, T1), mix(T2a, T2), mix(da, delta))
+
+
+def shared_to_menu(env: Env, a: Array) -> Menu:
+    """The paper's ``2K`` action: ``a = (T1[K], T2[K])`` onto rounds in ``[0, T_MAX]``, each
+    sorted ascending, one second-period menu for every report, Theorem 2/4 payments."""
     K = env["theta1"].shape[0]
     T1 = jnp.sort(common.box(a[:K], T_MAX))
     T2 = jnp.broadcast_to(jnp.sort(common.box(a[K:], T_MAX)), (K, K))
@@ -347,6 +412,10 @@ SCENARIO = from_module(
                 "P": ("K", "K")},
     menu_fields={"T1": ("K",), "R1": ("K",), "T2": ("K", "K"), "R2": ("K", "K")},
     defaults=DEFAULTS,
+    domain=DOMAIN,
     action_size=lambda dims: 2 * int(dims["K"]) + 2 * int(dims["K"]) ** 2,
-    effort_size=lambda dims: 2 * int(dims["K"]),
+    effort_size=lambda dims: 2 * int(dims["K"]) + int(dims["K"]) ** 2,
+    extra_parameterizations={"shared": Parameterization(
+        lambda dims: 2 * int(dims["K"]), shared_to_menu,
+        "the paper's 2K rounds: one second-period menu for every report")},
 )

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import core, optim
+from contractjax.domain import NON_NEGATIVE, POSITIVE, PROBABILITY, REAL, WHOLE
 from contractjax.scenarios import common
 from contractjax.scenarios.base import Env, Menu, from_module
 
@@ -38,6 +39,13 @@ DEFAULTS = {
     "U_ref": 200.0,
     "eta": 0.5,
     "dirichlet": 1.0,
+}
+
+#: Valid values of every sampler setting and environment field (checked wherever values enter).
+DOMAIN = {
+    "M": WHOLE, "K": WHOLE, "theta": POSITIVE, "L_max": POSITIVE, "a": POSITIVE, "f": POSITIVE,
+    "e1": NON_NEGATIVE, "e2": NON_NEGATIVE, "z1": POSITIVE, "z2": POSITIVE, "zeta_plus": POSITIVE,
+    "zeta_minus": POSITIVE, "U_ref": REAL, "eta": POSITIVE, "dirichlet": POSITIVE, "Q": PROBABILITY,
 }
 #: Payment box of the action map: R in [0, MARGIN · a / (f θ_1)] (the largest payment any feasible
 #: closed-form menu needs is ``a / (f θ_1)``, the lowest type's cost of L = L_max).
@@ -214,9 +222,6 @@ def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
 
 
 def check(env: Mapping[str, np.ndarray]) -> None:
-    common.check_integer(env, "M", "K")
-    common.check_positive(env, "L_max", "a", "f", "z1", "z2", "zeta_plus", "zeta_minus", "eta", "theta")
-    common.check_positive(env, "e1", "e2", allow_zero=True)
     common.check_sorted(env, "theta")
     common.check_probabilities(env, "Q")
 
@@ -253,6 +258,7 @@ SCENARIO = from_module(
                                       "zeta_plus", "zeta_minus", "eta")} | {"Q": ("K",), "theta": ("K",)},
     menu_fields={"L": ("K",), "R": ("K",)},
     defaults=DEFAULTS,
+    domain=DOMAIN,
     action_size=lambda dims: 2 * int(dims["K"]),
     effort_size=lambda dims: int(dims["K"]),
 )

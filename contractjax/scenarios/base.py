@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from contractjax.core import Constraints
+from contractjax.domain import InputError, Interval, check_fields, check_settings
 
 Array = jax.Array
 Env = dict[str, Array]
@@ -42,9 +43,13 @@ class Scenario:
       dims: integer env fields that set array shapes (constant within a batch).
       env_fields / menu_fields: field name -> shape (in dimension names), in file order.
       defaults: sampler settings; a pair ``(lo, hi)`` is a uniform draw, a number a constant.
+      domain: the valid values (:class:`contractjax.domain.Interval`) of every sampler setting and
+        environment field, declared once: settings, environment files and configs are checked
+        against it.
       sample: ``(key, dims, config) -> env``; draws one environment (types sorted ascending).
       check: ``(env: dict of numpy arrays, batched) -> None``; raises ``ValueError`` naming the
-        field on values outside the model's domain (unsorted types, bad probabilities, ...).
+        field on conditions across values (unsorted types, probabilities not summing to 1, ...);
+        each value's own range is checked against ``domain`` before.
       state: ``env -> 1-D array``; the fixed-size observation the policy sees.
       action_size: ``dims -> int``.
       action_to_menu: ``(env, a) -> menu``; bounded, differentiable, ``a`` in ``[-1, 1]^d``.
@@ -70,6 +75,7 @@ class Scenario:
     env_fields: Mapping[str, Shape]
     menu_fields: Mapping[str, Shape]
     defaults: Mapping[str, Any]
+    domain: Mapping[str, Interval]
     sample: Callable[..., Env]
     check: Callable[[Mapping[str, np.ndarray]], None]
     state: Callable[[Env], Array]
@@ -104,6 +110,20 @@ class Scenario:
             raise ValueError(f"parameterization '{name}' is unknown for {self.name}; choose one of: {', '.join(known)}")
         return known[name]
 
+    def settings(self, overrides: Mapping[str, Any] | None = None, source: str = "sampler setting") -> dict[str, Any]:
+        """The sampler's settings: defaults with ``overrides``, each checked against ``domain``
+        (an :class:`contractjax.domain.InputError` names ``source``, the value and the range)."""
+        return check_settings(source, self.defaults, self.domain, overrides, self.dims)
+
+    def check_envs(self, env: Mapping[str, np.ndarray], source: str = "") -> None:
+        """Every field of a batch of environments in its interval, then the model's own
+        conditions (:attr:`check`); ``source`` prefixes the message (e.g. the file)."""
+        check_fields(source, env, self.domain)
+        try:
+            self.check(env)
+        except ValueError as e:
+            raise InputError(f"{source}{e}") from None
+
     def shape_of(self, field: str, dims: Mapping[str, int], menu: bool = False) -> tuple[int, ...]:
         """Concrete per-environment shape of a field for the given dimension values."""
         spec = (self.menu_fields if menu else self.env_fields)[field]
@@ -122,13 +142,3 @@ def from_module(namespace: Mapping[str, Any], **metadata: Any) -> Scenario:
         if name in namespace:
             funcs[name] = namespace[name]
     return Scenario(**metadata, **funcs)
-
-
-def config_with(defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict:
-    """Sampler settings with overrides; an unknown key is an error naming it."""
-    cfg = dict(defaults)
-    for k, v in (overrides or {}).items():
-        if k not in cfg:
-            raise ValueError(f"sampler setting '{k}' is unknown; known settings: {sorted(cfg)}")
-        cfg[k] = tuple(v) if isinstance(v, list) else v
-    return cfg

@@ -66,16 +66,6 @@ def fail(field: str, problem: str, fix: str) -> None:
     raise ValueError(f"field '{field}': {problem}; {fix}")
 
 
-def check_positive(env: Mapping[str, np.ndarray], *fields: str, allow_zero: bool = False) -> None:
-    for f in fields:
-        x = np.asarray(env[f])
-        bad = (x < 0) if allow_zero else (x <= 0)
-        if np.any(bad):
-            i = int(np.argwhere(bad.reshape(len(x), -1).any(axis=1))[0, 0])
-            sign = "non-negative" if allow_zero else "positive"
-            fail(f, f"must be {sign} (environment {i} has {x[i].tolist()})", f"give {sign} values")
-
-
 def check_sorted(env: Mapping[str, np.ndarray], *fields: str, axis: int = -1) -> None:
     for f in fields:
         d = np.diff(np.asarray(env[f]), axis=axis)
@@ -94,10 +84,3 @@ def check_probabilities(env: Mapping[str, np.ndarray], field: str, axes: Any = -
         i = int(np.argwhere(np.abs(s - 1.0).reshape(len(s), -1) > 1e-6)[0, 0])
         fail(field, f"probabilities must sum to 1 (environment {i} sums to {s.reshape(len(s), -1)[i].tolist()})",
              "normalize them")
-
-
-def check_integer(env: Mapping[str, np.ndarray], *fields: str) -> None:
-    for f in fields:
-        x = np.asarray(env[f])
-        if np.any(x != np.round(x)) or np.any(x < 1):
-            fail(f, "must be a positive whole number", "give an integer >= 1")

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import core
+from contractjax.domain import NON_NEGATIVE, POSITIVE, PROBABILITY, WHOLE, between
 from contractjax.scenarios import common
 from contractjax.scenarios.base import Env, Menu, from_module
 
@@ -31,6 +32,13 @@ DEFAULTS = {
     "rho": 0.6,
     "beta": 0.5,
     "dirichlet": 1.0,
+}
+
+#: Valid values of every sampler setting and environment field (checked wherever values enter).
+DOMAIN = {
+    "M": WHOLE, "K": WHOLE, "psi": POSITIVE, "c": POSITIVE, "c0": NON_NEGATIVE, "vartheta": POSITIVE,
+    "rho": POSITIVE, "beta": between(0.0, 1.0, open_lo=True),  # β = 0 makes the optimal data size unbounded
+    "dirichlet": POSITIVE, "q": PROBABILITY,
 }
 #: Action box: s_max = MARGIN · (complete-information data size of the best type).
 MARGIN = 1.25
@@ -157,11 +165,6 @@ def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
 
 
 def check(env: Mapping[str, np.ndarray]) -> None:
-    common.check_integer(env, "M", "K")
-    common.check_positive(env, "c", "vartheta", "rho", "beta", "psi")
-    common.check_positive(env, "c0", allow_zero=True)
-    if np.any(np.asarray(env["beta"]) > 1.0):
-        common.fail("beta", "must lie in (0, 1] (β = 0 makes the optimal data size unbounded)", "give 0 < beta <= 1")
     common.check_sorted(env, "psi")
     common.check_probabilities(env, "q")
 
@@ -198,6 +201,7 @@ SCENARIO = from_module(
                 "q": ("K",), "psi": ("K",)},
     menu_fields={"s": ("K",), "r": ("K",)},
     defaults=DEFAULTS,
+    domain=DOMAIN,
     action_size=lambda dims: 2 * int(dims["K"]),
     effort_size=lambda dims: int(dims["K"]),
 )

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import core, optim
+from contractjax.domain import NON_NEGATIVE, POSITIVE, PROBABILITY, REAL, WHOLE
 from contractjax.scenarios import common
 from contractjax.scenarios.base import Env, Menu, Parameterization, from_module
 
@@ -71,6 +72,16 @@ DEFAULTS = {
     "c_lat": 1e-3,  # latency per MHz per metre
     "d": (100.0, 500.0),  # metres
     "dirichlet": 1.0,
+}
+
+#: Valid values of every sampler setting and environment field (checked wherever values enter).
+DOMAIN = {
+    "L": NON_NEGATIVE, "M": WHOLE, "N": WHOLE, "theta": POSITIVE, "sigma": POSITIVE, "U_ref": REAL,
+    "kappa": NON_NEGATIVE, "delta_plus": POSITIVE, "delta_minus": POSITIVE, "w_alpha": POSITIVE,
+    "alpha": NON_NEGATIVE, "beta": NON_NEGATIVE, "zeta1": NON_NEGATIVE, "zeta2": NON_NEGATIVE, "S": POSITIVE,
+    "D_res": POSITIVE, "v_fps": POSITIVE, "T_th": POSITIVE, "N0": POSITIVE, "p_dbm": REAL, "g_db": REAL,
+    "mu": POSITIVE, "c_lat": NON_NEGATIVE, "d": NON_NEGATIVE, "dirichlet": POSITIVE, "p": POSITIVE, "g": POSITIVE,
+    "Q": PROBABILITY,
 }
 #: Action box (b in MHz, f in 0.1 GHz, R): over the default box every optimum has b <= ~380,
 #: f <= ~210 and payments below ~1500.
@@ -279,10 +290,6 @@ def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
 
 
 def check(env: Mapping[str, np.ndarray]) -> None:
-    common.check_integer(env, "M", "N")
-    common.check_positive(env, "theta", "sigma", "S", "D_res", "v_fps", "T_th", "N0", "p", "g", "mu",
-                          "w_alpha", "delta_plus", "delta_minus")
-    common.check_positive(env, "L", "kappa", "alpha", "beta", "zeta1", "zeta2", "c_lat", "d", allow_zero=True)
     common.check_sorted(env, "theta", "sigma")
     common.check_probabilities(env, "Q", axes=(-2, -1))
 
@@ -365,6 +372,7 @@ SCENARIO = from_module(
                 "Q": _MN, "theta": ("M",), "sigma": ("N",)},
     menu_fields={"b": _MN, "f": _MN, "R": _MN},
     defaults=DEFAULTS,
+    domain=DOMAIN,
     action_size=lambda dims: 3 * int(dims["M"]) * int(dims["N"]),
     effort_size=lambda dims: 2 * int(dims["M"]) * int(dims["N"]),
     extra_parameterizations={"unrepaired": Parameterization(

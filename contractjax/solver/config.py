@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from contractjax import scenarios
-from contractjax.scenarios.base import config_with
+from contractjax.domain import NON_NEGATIVE, POSITIVE, REAL, WHOLE, InputError, Interval, between, check_dims
 from contractjax.solver import diffusion
 
 STATIC, TRACED_KIND, RUN = "static", "traced", "run"
@@ -37,23 +36,30 @@ ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", "amorti
 ACTORS = ("diffusion", "mlp")
 
 
-def _field(kind: str, default: Any, doc: str) -> Any:
-    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc})
+#: What a field accepts: an interval of numbers (each entry of a tuple of widths), or the choices
+#: of a string field (``None``: checked by :func:`validate` itself).
+Valid = Interval | tuple[str, ...] | None
+COUNT, INDEX = WHOLE, Interval(0.0, integer=True)
+SEED = Interval(0.0, 2.0**32 - 1, integer=True)
 
 
-def static(default: Any, doc: str) -> Any:
+def _field(kind: str, default: Any, doc: str, valid: Valid) -> Any:
+    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc, "valid": valid})
+
+
+def static(default: Any, doc: str, valid: Valid = None) -> Any:
     """A field that fixes the compiled program."""
-    return _field(STATIC, default, doc)
+    return _field(STATIC, default, doc, valid)
 
 
-def traced(default: Any, doc: str) -> Any:
+def traced(default: Any, doc: str, valid: Valid = NON_NEGATIVE) -> Any:
     """A field passed into the program as a traced array (sweeps do not recompile)."""
-    return _field(TRACED_KIND, default, doc)
+    return _field(TRACED_KIND, default, doc, valid)
 
 
-def run(default: Any, doc: str) -> Any:
+def run(default: Any, doc: str, valid: Valid = None) -> Any:
     """A bookkeeping field outside the compiled program."""
-    return _field(RUN, default, doc)
+    return _field(RUN, default, doc, valid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,64 +67,70 @@ class Config:
     """Everything a training run needs (``docs`` of each field: ``Config.describe()``)."""
 
     # -- the problem
-    scenario: str = static("dt", "scenario: dt | agent | aigc | twin")
+    scenario: str = static("dt", "scenario: dt | agent | aigc | twin", tuple(scenarios.names()))
     dims: tuple[tuple[str, int], ...] = static((), "dimension overrides, e.g. K=3 (twin: M, N)")
     sampler: tuple[tuple[str, Any], ...] = static((), "sampler overrides, e.g. c=[25, 35]")
-    reward: str = static("principal", "principal: utility − penalty · scaled violation | paper: the paper's reward")
+    reward: str = static("principal", "principal: utility − penalty · scaled violation | paper: the paper's reward",
+                         REWARDS)
     param: str = static("efforts", "action space: efforts (feasible by construction) | menu (efforts and payments)"
-                        " | a scenario's extra one (twin: unrepaired)")
+                        " | a scenario's extra one (agent: shared, twin: unrepaired)")
     # -- the algorithm and its networks
-    algo: str = static("diffusion_sac", f"one of {', '.join(ALGOS)}")
-    actor: str = static("diffusion", "amortized only: mlp (a plain tanh MLP; its default) | diffusion (the chain)")
-    actor_hidden: tuple[int, ...] = static((128, 128, 128), "actor hidden widths")
-    critic_hidden: tuple[int, ...] = static((128, 128), "critic (and PPO value) hidden widths")
-    t_dim: int = static(16, "diffusion step embedding size")
-    denoise_steps: int = static(5, "denoising steps T of the diffusion actor")
-    schedule: str = static("vp", "noise schedule: vp | linear | cosine")
-    unroll: int = static(1, "unroll of the denoising scan (higher is faster on GPU)")
+    algo: str = static("diffusion_sac", f"one of {', '.join(ALGOS)}", ALGOS)
+    actor: str = static("diffusion", "amortized only: mlp (a plain tanh MLP; its default) | diffusion (the chain)",
+                        ACTORS)
+    actor_hidden: tuple[int, ...] = static((128, 128, 128), "actor hidden widths", COUNT)
+    critic_hidden: tuple[int, ...] = static((128, 128), "critic (and PPO value) hidden widths", COUNT)
+    t_dim: int = static(16, "diffusion step embedding size", COUNT)
+    denoise_steps: int = static(5, "denoising steps T of the diffusion actor", COUNT)
+    schedule: str = static("vp", "noise schedule: vp | linear | cosine", diffusion.SCHEDULES)
+    unroll: int = static(1, "unroll of the denoising scan (higher is faster on GPU)", COUNT)
     auto_alpha: bool = static(False, "SAC: tune the temperature to target_entropy")
     bootstrap: bool = static(False, "treat the draws as one continuing stream (TD target r + γ …); "
                              "false: one-step episodes, target r")
-    policy_delay: int = static(1, "DPG family: actor and target updates every this many critic updates (TD3: 2)")
-    ppo_epochs: int = static(4, "PPO: passes over each fresh batch")
-    ppo_minibatches: int = static(4, "PPO: minibatches per pass")
+    policy_delay: int = static(1, "DPG family: actor and target updates every this many critic updates (TD3: 2)",
+                               COUNT)
+    ppo_epochs: int = static(4, "PPO: passes over each fresh batch", COUNT)
+    ppo_minibatches: int = static(4, "PPO: minibatches per pass", COUNT)
     # -- the loop
-    envs_per_step: int = static(64, "fresh environments acted on per iteration")
-    updates_per_step: int = static(1, "gradient updates per iteration")
-    batch: int = static(256, "replay minibatch size")
-    buffer: int = static(50_000, "replay capacity (transitions)")
-    warmup: int = static(100, "iterations acting uniformly at random before the actor takes over (replay algos)")
-    chunk: int = static(500, "iterations per compiled call")
-    pruning: str = static("dt", "none | dt (cubic schedule, L1) | agent (fixed rate, L2)")
-    prune_every: int = static(100, "iterations between pruning events")
-    prune_steps: int = static(20, "pruning events of the DT cubic schedule")
+    envs_per_step: int = static(64, "fresh environments acted on per iteration", COUNT)
+    updates_per_step: int = static(1, "gradient updates per iteration", COUNT)
+    batch: int = static(256, "replay minibatch size", COUNT)
+    buffer: int = static(50_000, "replay capacity (transitions)", COUNT)
+    warmup: int = static(100, "iterations acting uniformly at random before the actor takes over (replay algos)",
+                         INDEX)
+    chunk: int = static(500, "iterations per compiled call", COUNT)
+    pruning: str = static("dt", "none | dt (cubic schedule, L1) | agent (fixed rate, L2)", PRUNING)
+    prune_every: int = static(100, "iterations between pruning events", COUNT)
+    prune_steps: int = static(20, "pruning events of the DT cubic schedule", COUNT)
     # -- traced hyperparameters
-    actor_lr: float = traced(1e-3, "actor learning rate")
-    critic_lr: float = traced(1e-3, "critic (PPO: value) learning rate")
-    alpha_lr: float = traced(3e-4, "temperature learning rate (auto_alpha)")
+    actor_lr: float = traced(1e-3, "actor learning rate", POSITIVE)
+    critic_lr: float = traced(1e-3, "critic (PPO: value) learning rate", POSITIVE)
+    alpha_lr: float = traced(3e-4, "temperature learning rate (auto_alpha)", POSITIVE)
     weight_decay: float = traced(0.0, "AdamW weight decay")
-    tau: float = traced(0.005, "Polyak rate of the target networks")
-    gamma: float = traced(0.99, "discount (only with bootstrap=true)")
+    tau: float = traced(0.005, "Polyak rate of the target networks", between(0.0, 1.0, open_lo=True))
+    gamma: float = traced(0.99, "discount (only with bootstrap=true)", between(0.0, 1.0))
     alpha: float = traced(1e-3, "entropy temperature (initial value with auto_alpha)")
-    target_entropy: float | None = traced(None, "auto_alpha target; default −action_dim")
+    target_entropy: float | None = traced(None, "auto_alpha target; default −action_dim", REAL)
     explore_std: float = traced(0.1, "exploration noise std (diffusion SAC: the chain's last step)")
     target_noise: float = traced(0.2, "TD3 target policy smoothing std")
     noise_clip: float = traced(0.5, "TD3 target smoothing clip")
-    clip_eps: float = traced(0.2, "PPO ratio clip")
+    clip_eps: float = traced(0.2, "PPO ratio clip", between(0.0, 1.0, open_lo=True, open_hi=True))
     ent_coef: float = traced(1e-3, "PPO entropy bonus")
     vf_coef: float = traced(0.5, "PPO value-loss weight")
     penalty: float = traced(10.0, "weight of the scaled IR/IC violation in the principal reward")
-    prune_rate: float = traced(0.3, "target sparsity (DT) or fixed pruning rate (AGENT)")
+    prune_rate: float = traced(0.3, "target sparsity (DT) or fixed pruning rate (AGENT)",
+                              between(0.0, 1.0, open_hi=True))
     # -- bookkeeping
-    seed: int = run(0, "training seed")
-    eval_seed: int | None = run(None, "held-out environments; default 1_000_000 + seed (disjoint streams)")
-    steps: int = run(6000, "training iterations")
-    eval_every: int = run(2000, "iterations between held-out evaluations; 0 = only at the end")
-    eval_envs: int = run(1000, "held-out environments")
-    checkpoint_every: int = run(2000, "iterations between checkpoints (one is also written at the end)")
+    seed: int = run(0, "training seed", SEED)
+    eval_seed: int | None = run(None, "held-out environments; default 1_000_000 + seed (disjoint streams)", SEED)
+    steps: int = run(6000, "training iterations", COUNT)
+    eval_every: int = run(2000, "iterations between held-out evaluations; 0 = only at the end", INDEX)
+    eval_envs: int = run(1000, "held-out environments", COUNT)
+    checkpoint_every: int = run(2000, "iterations between checkpoints (one is also written at the end)", INDEX)
     eval_chain: str = run("mean", "diffusion actor in evaluation and solve: mean (x_T = 0 and no noise in the "
-                          "chain: deterministic) | sample (one stochastic chain per environment)")
-    eval_actor: str = run("online", "actor parameters for evaluation and solve: online | target (Polyak average)")
+                          "chain: deterministic) | sample (one stochastic chain per environment)", ("mean", "sample"))
+    eval_actor: str = run("online", "actor parameters for evaluation and solve: online | target (Polyak average)",
+                          ("online", "target"))
 
     def replace(self, **kw: Any) -> Config:
         return dataclasses.replace(self, **kw)
@@ -187,29 +199,40 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_ALGO: dict[tuple[str, str], dict[str, Any]] = {("paper", "ppo"): {"envs_per_step": 512}}
 
 
-def make_config(preset: str = "quick", file: str | Path | None = None, **overrides: Any) -> Config:
+def make_config(preset: str = "quick", file: str | Path | None = None, given_by: str = "", **overrides: Any) -> Config:
     """Algorithm defaults, then a preset, then a config file (.json or .toml), then overrides
-    (``None`` values are skipped)."""
+    (``None`` values are skipped). A bad value's message says where it came from: the file, or
+    ``given_by`` (e.g. ``"--set"``) for the overrides."""
     if preset not in PRESETS:
-        raise ValueError(f"preset '{preset}' is unknown; choose one of: {', '.join(PRESETS)}")
+        raise InputError(f"preset '{preset}' is unknown; choose one of: {', '.join(PRESETS)}")
     from_file = read_config_file(file) if file is not None else {}
-    given = from_file | {k: v for k, v in overrides.items() if v is not None}
-    algo = str(given.get("algo", PRESETS[preset].get("algo", Config.algo)))
-    if algo not in ALGO_DEFAULTS:
-        raise ValueError(f"config field 'algo' = {algo!r}: choose one of {', '.join(ALGOS)}")
-    return validate(coerce(ALGO_DEFAULTS[algo] | PRESETS[preset] | PRESET_ALGO.get((preset, algo), {}) | given))
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    given = from_file | overrides
+    try:
+        algo = given.get("algo", PRESETS[preset].get("algo", Config.algo))
+        if algo not in ALGO_DEFAULTS:
+            raise FieldError("algo", f"choose one of {', '.join(ALGOS)}", algo)
+        return validate(coerce(ALGO_DEFAULTS[algo] | PRESETS[preset] | PRESET_ALGO.get((preset, algo), {}) | given))
+    except FieldError as e:
+        if e.field in overrides and given_by:
+            raise e.at(given_by) from None
+        if e.field in from_file and e.field not in overrides:
+            raise e.at(f"config file '{file}'") from None
+        raise
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"config file '{p}' does not exist; give a .json or .toml file of Config fields")
+        raise InputError(f"config file '{p}' does not exist; give a .json or .toml file of Config fields")
+    if p.suffix not in (".toml", ".json"):
+        raise InputError(f"config file '{p}' has suffix '{p.suffix}'; use .toml or .json")
     try:
         data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"config file '{p}' cannot be parsed ({e}); write flat KEY = VALUE fields") from None
+    except (ValueError, UnicodeDecodeError, OSError) as e:
+        raise InputError(f"config file '{p}' cannot be parsed ({e}); write flat KEY = VALUE fields") from None
     if not isinstance(data, dict):
-        raise ValueError(f"config file '{p}' must hold one object of Config fields")
+        raise InputError(f"config file '{p}' must hold one object of Config fields")
     return data
 
 
@@ -222,84 +245,112 @@ def coerce(values: Mapping[str, Any]) -> Config:
     kw: dict[str, Any] = {}
     for k, v in values.items():
         if k not in _FIELDS:
-            raise ValueError(f"config field '{k}' is unknown; known fields: {', '.join(sorted(_FIELDS))}")
+            raise FieldError(k, f"unknown field; known fields: {', '.join(sorted(_FIELDS))}", v)
         try:
             kw[k] = _coerce_one(k, v, _FIELDS[k].default)
-        except (TypeError, ValueError):
-            kind = "comma-separated integers" if k.endswith("_hidden") else type(_FIELDS[k].default).__name__
-            raise ValueError(f"config field '{k}': cannot read {v!r} as {kind}") from None
+        except (TypeError, ValueError, OverflowError):
+            kind = ("comma-separated whole numbers" if k.endswith("_hidden") else
+                    "a table of NAME = VALUE (in a config file)" if k in ("dims", "sampler") else
+                    {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "a name"}.get(
+                        type(_FIELDS[k].default).__name__, "a number"))
+            raise FieldError(k, f"cannot be read; give {kind}", v) from None
     return Config(**kw)
+
+
+def _frozen(v: Any) -> Any:
+    return tuple(_frozen(x) for x in v) if isinstance(v, list | tuple) else v
+
+
+def _whole(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError(v)
+    f = float(v)
+    if f != int(f):
+        raise ValueError(v)
+    return int(f)
 
 
 def _coerce_one(name: str, v: Any, default: Any) -> Any:
     if name in ("dims", "sampler"):
         items = v.items() if isinstance(v, Mapping) else v
-        return tuple(sorted((str(a), tuple(b) if isinstance(b, list | tuple) else b) for a, b in items))
+        if isinstance(v, str) or not all(isinstance(i, list | tuple) and len(i) == 2 for i in items):
+            raise ValueError(v)
+        return tuple(sorted((str(a), _frozen(b)) for a, b in items))
     if name in ("actor_hidden", "critic_hidden"):
         parts = v.split(",") if isinstance(v, str) else v
-        return tuple(int(x) for x in parts)
+        return tuple(_whole(x) for x in parts)
     if name in _OPTIONAL and (v is None or (isinstance(v, str) and v.lower() == "none")):
         return None
     if isinstance(default, bool):
-        if isinstance(v, str):
-            if v.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(v)
+        if isinstance(v, str) and v.lower() in ("true", "false", "1", "0"):
             return v.lower() in ("true", "1")
-        return bool(v)
+        if isinstance(v, bool) or v in (0, 1):
+            return bool(v)
+        raise ValueError(v)
     if isinstance(default, int) or name == "eval_seed":
-        f = float(v)
-        if f != int(f):
-            raise ValueError(v)
-        return int(f)
+        return _whole(v)
     if isinstance(default, float) or name == "target_entropy":
         return float(v)
     return str(v)
 
 
+class FieldError(InputError):
+    """A bad config value: ``field``, ``value`` and ``problem``, rendered for where it came from."""
+
+    def __init__(self, field: str, problem: str, value: Any = None, source: str = "") -> None:
+        self.field, self.problem, self.value, self.source = field, problem, value, source
+        if source == "--set":
+            where = f"--set {field}={_shown(value)}"
+        else:
+            where = (f"{source}: " if source else "") + f"config field '{field}'" + (
+                f" = {value!r}" if value is not None else "")
+        super().__init__(f"{where}: {problem}")
+
+    def at(self, source: str) -> FieldError:
+        return FieldError(self.field, self.problem, self.value, source)
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _check_field(f: dataclasses.Field, value: Any) -> None:
+    valid = f.metadata["valid"]
+    if value is None and f.name in _OPTIONAL or valid is None:
+        return
+    if isinstance(valid, tuple):
+        if value not in valid:
+            raise FieldError(f.name, f"choose one of {', '.join(valid)}", value)
+        return
+    values = value if isinstance(value, tuple) else (value,)
+    if not values or not all(valid.holds(v) for v in values):
+        what = "each width must be" if isinstance(value, tuple) else "must be"
+        raise FieldError(f.name, f"{what} {valid}", value)
+
+
 def validate(cfg: Config) -> Config:
-    """Check every field; errors name the field and the fix."""
+    """Check every field against its declared range, then the conditions between fields; a
+    :class:`FieldError` names the field, the value and the fix."""
+    for f in dataclasses.fields(Config):
+        _check_field(f, getattr(cfg, f.name))
     sc = scenarios.get(cfg.scenario)
 
     def need(ok: bool, field: str, fix: str) -> None:
         if not ok:
-            raise ValueError(f"config field '{field}' = {getattr(cfg, field)!r}: {fix}")
-
-    for f in TRACED:
-        value = getattr(cfg, f)
-        need(value is None or math.isfinite(value), f, "must be a finite number")
-    for f in ("steps", "chunk", "envs_per_step", "updates_per_step", "batch", "buffer", "denoise_steps", "t_dim",
-              "prune_every", "prune_steps", "eval_envs", "policy_delay", "ppo_epochs", "ppo_minibatches", "unroll"):
-        need(getattr(cfg, f) >= 1, f, "must be a positive integer")
-    for f in ("warmup", "eval_every", "checkpoint_every"):
-        need(getattr(cfg, f) >= 0, f, "must be >= 0")
-    need(cfg.algo in ALGOS, "algo", f"choose one of {', '.join(ALGOS)}")
-    need(cfg.actor in ACTORS, "actor", f"choose one of {', '.join(ACTORS)}")
+            raise FieldError(field, fix, getattr(cfg, field))
     need(cfg.buffer >= cfg.envs_per_step, "buffer", "must hold at least one iteration's transitions (envs_per_step)")
     need(cfg.envs_per_step % cfg.ppo_minibatches == 0 or cfg.algo != "ppo", "ppo_minibatches",
          "must divide envs_per_step")
-    need(len(cfg.actor_hidden) >= 1 and min(cfg.actor_hidden) >= 1, "actor_hidden", "give positive widths, e.g. 128,128")
-    need(len(cfg.critic_hidden) >= 1 and min(cfg.critic_hidden) >= 1, "critic_hidden", "give positive widths")
-    need(cfg.schedule in diffusion.SCHEDULES, "schedule", f"choose one of {', '.join(diffusion.SCHEDULES)}")
-    need(cfg.reward in REWARDS, "reward", f"choose one of {', '.join(REWARDS)}")
     need(cfg.param in sc.parameterizations, "param", f"choose one of {', '.join(sc.parameterizations)} for {sc.name}")
-    need(cfg.pruning in PRUNING, "pruning", f"choose one of {', '.join(PRUNING)}")
-    need(cfg.eval_chain in ("mean", "sample"), "eval_chain", "choose mean or sample")
-    need(cfg.eval_actor in ("online", "target"), "eval_actor", "choose online or target")
-    need(0.0 <= cfg.prune_rate < 1.0, "prune_rate", "must lie in [0, 1)")
-    for f in ("actor_lr", "critic_lr", "alpha_lr"):
-        need(getattr(cfg, f) > 0, f, "must be > 0")
-    need(0.0 < cfg.tau <= 1.0, "tau", "must lie in (0, 1]")
-    need(0.0 <= cfg.gamma <= 1.0, "gamma", "must lie in [0, 1]")
-    need(0.0 < cfg.clip_eps < 1.0, "clip_eps", "must lie in (0, 1)")
-    for f in ("weight_decay", "explore_std", "penalty", "target_noise", "noise_clip", "ent_coef", "vf_coef"):
-        need(getattr(cfg, f) >= 0, f, "must be >= 0")
-    need(cfg.alpha >= 0 and (cfg.alpha > 0 or not cfg.auto_alpha), "alpha", "must be >= 0 (> 0 with auto_alpha)")
+    need(cfg.alpha > 0 or not cfg.auto_alpha, "alpha", "must be > 0 with auto_alpha")
     try:
-        config_with(sc.defaults, dict(cfg.sampler))
-    except ValueError as e:
-        raise ValueError(f"config field 'sampler': {e}") from None
-    for k, v in cfg.dims:
-        need(k in sc.dims and int(v) >= 1, "dims", f"dimensions of {sc.name} are {', '.join(sc.dims)} (each >= 1)")
+        sc.settings(dict(cfg.sampler), "setting")
+    except InputError as e:
+        raise FieldError("sampler", str(e)) from None
+    try:
+        check_dims("dimension", dict(cfg.dims), sc.dims)
+    except InputError as e:
+        raise FieldError("dims", str(e)) from None
     return cfg
 
 

@@ -26,10 +26,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import batch, core, scenarios
+from contractjax import batch, core, limits, scenarios
+from contractjax.domain import check_dims
 from contractjax.precision import as64, float32, float64
 from contractjax.scenarios import Scenario
-from contractjax.scenarios.base import Parameterization, config_with
+from contractjax.scenarios.base import Parameterization
 from contractjax.solver import algos, buffer, updates
 from contractjax.solver.algos import Algorithm, Rollout
 from contractjax.solver.config import Config, Hyper, hyper, structure
@@ -220,6 +221,11 @@ class Program:
 
         return run()
 
+    def state_bytes(self, cfg: Config, n: int = 1) -> int:
+        """Bytes of ``n`` training states of ``cfg`` (shapes only, nothing allocated)."""
+        stats = Stats(np.zeros(self.obs_dim, np.float32), np.ones(self.obs_dim, np.float32), np.float32(1))
+        return n * limits.tree_bytes(jax.eval_shape(self.initial, jax.random.PRNGKey(0), self.hyper(cfg), stats))
+
     def menus(self, envs: Mapping[str, np.ndarray], actions: np.ndarray) -> dict[str, np.ndarray]:
         """Menus in float64 from actions (payments recomputed from float64 efforts, so binding
         constraints pass an external float64 check)."""
@@ -232,8 +238,8 @@ class Program:
 def _program(static: tuple) -> Program:
     cfg = Config(**dict(static))
     sc = scenarios.get(cfg.scenario)
-    sampler = config_with(sc.defaults, dict(cfg.sampler))
-    dims = {d: int(sampler[d]) for d in sc.dims} | {k: int(v) for k, v in cfg.dims}
+    sampler = sc.settings(dict(cfg.sampler), "config field 'sampler':")
+    dims = {d: int(sampler[d]) for d in sc.dims} | check_dims("config field 'dims':", dict(cfg.dims), sc.dims)
     obs_dim = int(sc.state(sc.sample(jax.random.PRNGKey(0), dims, sampler)).shape[0])
     param = sc.parameterization(cfg.param)
     action_dim = int(param.size(dims))

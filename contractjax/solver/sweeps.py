@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import itertools
 import json
 import math
@@ -55,12 +56,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from contractjax import batch, limits
+from contractjax import batch, files, limits
 from contractjax.solver import checkpoint
 from contractjax.solver.config import ALGOS, STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
 from contractjax.solver.evaluation import Evaluator
 from contractjax.solver.policy import Policy
-from contractjax.solver.program import Program, Stats, TrainState, for_config, release_compiled, statistics
+from contractjax.solver.program import Program, TrainState, for_config, release_compiled, statistics
 from contractjax.solver.training import NonFiniteError, check_finite
 
 Log = Callable[[str], None]
@@ -281,13 +282,6 @@ def init_population(prog: Program, cfgs: Sequence[Config], n_devices: int = 1) -
     return shard(prog.population_init(keys, stack([prog.hyper(c) for c in cfgs]), stats), n_devices)
 
 
-def population_bytes(prog: Program, cfg: Config, n: int) -> int:
-    """Bytes of ``n`` members' training state (shapes only, nothing allocated)."""
-    one = jax.eval_shape(prog.initial, jax.random.PRNGKey(0), prog.hyper(cfg),
-                         Stats(np.zeros(prog.obs_dim, np.float32), np.ones(prog.obs_dim, np.float32), np.float32(1)))
-    return n * limits.tree_bytes(one)
-
-
 @jax.jit
 def _exploit(states: TrainState, src: jax.Array, factors: dict[str, jax.Array]) -> TrainState:
     new = jax.tree.map(lambda x: x[src], states)
@@ -347,11 +341,11 @@ class _Selection:
 
 def _write_member(out: Path, m: Member, ts: TrainState, summary: Mapping[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(to_json(m.cfg), indent=1))
+    files.write_text(out / "config.json", json.dumps(to_json(m.cfg), indent=1))
     mngr = checkpoint.manager(out)
     checkpoint.save(mngr, ts)
     mngr.close()
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    files.write_text(out / "summary.json", json.dumps(summary, indent=1))
 
 
 def _append(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
@@ -363,7 +357,7 @@ def _append(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
 def _truncate(path: Path, step: int) -> None:
     if path.exists():
         keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        path.write_text("".join(ln + "\n" for ln in keep))
+        files.write_text(path, "".join(ln + "\n" for ln in keep))
 
 
 def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, progress: bool,
@@ -443,7 +437,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
             bar.set_postfix_str(f"{n} members, best gap {100 * best:.2f}%")
         if (cfg.checkpoint_every > 0 and step // cfg.checkpoint_every > prev // cfg.checkpoint_every) \
                 or step >= cfg.steps:
-            status_file.write_text(json.dumps({"step": step, "diverged": diverged}))
+            files.write_text(status_file, json.dumps({"step": step, "diverged": diverged}))
             checkpoint.save(mngr, states, step)
     bar.close()
     mngr.close()
@@ -472,7 +466,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
                    "parameters": pol.parameter_counts(), "sweep_group": group.name, "config": to_json(mem.cfg),
                    "device": jax.devices()[0].device_kind}
         _write_member(out / run_dir, mem, ts_i, summary)
-    done.write_text(json.dumps(rows, indent=1))
+    files.write_text(done, json.dumps(rows, indent=1))
     gaps = [r["gap"] for r in rows if r["status"] == "ok"]
     log(f"[{group.name}] {n} members of {cfg.algo} on {cfg.scenario}: gap {100 * np.mean(gaps):.2f}% mean, "
         f"{100 * np.min(gaps):.2f}% best; {rate:.0f} agent-updates/s on {n_dev} device(s); {wall:.0f} s"
@@ -484,10 +478,11 @@ def _write_table(out: Path, rows: Sequence[Mapping[str, Any]], name: str) -> Non
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    with (out / name).open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    files.write_text(out / name, text.getvalue())
 
 
 def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = False, progress: bool = True,
@@ -497,8 +492,10 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     data = read_spec(spec) if isinstance(spec, str | Path) else spec
     plan = expand(data)
     outp = Path(out)
-    if outp.exists() and not outp.is_dir():
-        raise SweepError(f"--out '{outp}' is a file; give a folder")
+    try:
+        files.check_folder(outp)
+    except files.InputError as e:
+        raise SweepError(str(e)) from None
     saved = outp / "sweep.json"
     if resume:
         if not saved.is_file():
@@ -510,11 +507,11 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     for g in plan.groups:
         prog = for_config(g.cfg)
         n = len(g.members) + (-len(g.members) % devices_for(len(g.members)))
-        limits.check_fits(population_bytes(prog, g.cfg, n), f"group {g.name} ({n} members)",
+        limits.check_fits(prog.state_bytes(g.cfg, n), f"group {g.name} ({n} members)",
                           "lower buffer, batch or network widths, or split the sweep")
     try:
         outp.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(data, indent=1))
+        files.write_text(saved, json.dumps(data, indent=1))
     except OSError as e:
         raise SweepError(f"--out '{outp}' cannot be written ({e.strerror}); choose a writable folder") from None
     log(f"sweep: {len(plan.members)} members in {len(plan.groups)} compiled group(s) "
@@ -523,7 +520,7 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     for i, g in enumerate(plan.groups):
         rows += run_group(plan, g, i, outp, resume, progress, log)
         release_compiled()  # a group's programs are not needed again; a long sweep would run out of mappings
-    (outp / "results.json").write_text(json.dumps(rows, indent=1))
+    files.write_text(outp / "results.json", json.dumps(rows, indent=1))
     _write_table(outp, rows, "results.csv")
     curves = []
     for g in plan.groups:

@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 
+from contractjax import batch, files, limits
 from contractjax.solver import checkpoint
 from contractjax.solver.config import Config, make_config, to_json, validate
 from contractjax.solver.evaluation import Evaluator
@@ -44,8 +45,10 @@ def eval_seed(cfg: Config) -> int:
 def prepare_out(out: Path, cfg: Config, resume: bool) -> None:
     """Check (and create) the output folder before any work."""
     saved = out / "config.json"
-    if out.exists() and not out.is_dir():
-        raise RunError(f"--out '{out}' is a file; give a folder")
+    try:
+        files.check_folder(out)
+    except files.InputError as e:
+        raise RunError(str(e)) from None
     if resume:
         if not saved.is_file() or not (out / "checkpoints").is_dir():
             raise RunError(f"--resume: '{out}' holds no earlier run (config.json and checkpoints/); drop --resume")
@@ -58,14 +61,12 @@ def prepare_out(out: Path, cfg: Config, resume: bool) -> None:
         if changed:
             raise RunError(f"--resume: the run in '{out}' used other values of {', '.join(changed)}; "
                            "resume with the same config (only --steps may change)")
-        if old.steps != cfg.steps:
-            saved.write_text(json.dumps(new_json, indent=1))
-        return
+        return  # config.json takes the new steps once the checkpoint is known to be before them
     if out.exists() and any(out.iterdir()):
         raise RunError(f"--out '{out}' already holds files; pass --resume to continue that run or choose a new folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(to_json(cfg), indent=1))
+        files.write_text(saved, json.dumps(to_json(cfg), indent=1))
     except OSError as e:
         raise RunError(f"--out '{out}' cannot be written ({e.strerror}); choose a writable folder") from None
 
@@ -112,6 +113,8 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     cfg = validate(cfg)
     prog = for_config(cfg)
+    limits.check_fits(prog.state_bytes(cfg) + cfg.eval_envs * batch.env_bytes(prog.scenario, prog.dims),
+                      "the training state and the held-out environments", "lower buffer, batch, eval_envs or network widths")
     outp = Path(out) if out is not None else None
     if outp is not None:
         prepare_out(outp, cfg, resume or resume_from is not None)
@@ -127,10 +130,14 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
             except checkpoint.CheckpointError as e:
                 raise RunError(f"--resume: {e}") from None
     step = int(ts.step)
+    if step > cfg.steps:
+        raise RunError(f"--steps {cfg.steps}: the run in '{outp}' is already at iteration {step}; give --steps >= {step}")
+    if outp is not None and read_config(outp).steps != cfg.steps:
+        files.write_text(outp / "config.json", json.dumps(to_json(cfg), indent=1))
     metrics_path = outp / "metrics.jsonl" if outp is not None else None
     if metrics_path is not None and metrics_path.exists():  # drop records past the checkpoint
         keep = [ln for ln in metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        metrics_path.write_text("".join(ln + "\n" for ln in keep))
+        files.write_text(metrics_path, "".join(ln + "\n" for ln in keep))
     evaluator = Evaluator(prog, cfg.eval_envs, eval_seed(cfg))
     if progress:
         b = evaluator.baselines()
@@ -149,7 +156,7 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
         "device": jax.devices()[0].device_kind, "parameters": pol.parameter_counts(), "config": to_json(cfg),
     }
     if outp is not None:
-        (outp / "summary.json").write_text(json.dumps(summary, indent=1))
+        files.write_text(outp / "summary.json", json.dumps(summary, indent=1))
     summary["policy"] = pol
     if progress:
         counts = summary["parameters"]

@@ -1,0 +1,328 @@
+"""Every value that enters is checked against one declaration: bad sampler settings, dimensions,
+config fields (flags, --set, config files) and damaged files give one line, exit 2, and leave no
+file behind. Bad values are generated from the declared intervals (hypothesis), not listed by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import contractjax as cj
+from contractjax import cli, domain, files, scenarios
+from contractjax.domain import Interval
+from contractjax.solver import config
+from tests.conftest import ALL, TINY
+
+
+def run(capsys, *argv: str) -> tuple[int, list[str]]:
+    rc = cli.main(list(argv))
+    return rc, capsys.readouterr().err.strip().splitlines()
+
+
+def snapshot(folder: Path) -> dict[str, float]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime for p in folder.rglob("*")}
+
+
+def outside(iv: Interval) -> st.SearchStrategy[float]:
+    """Numbers that are not in ``iv``: NaN, infinities, values past each finite end, and
+    fractions where whole numbers are required."""
+    bad = [st.just(math.nan), st.just(math.inf), st.just(-math.inf)]
+    if math.isfinite(iv.lo):
+        bad.append(st.floats(max_value=iv.lo, exclude_max=not iv.open_lo, allow_nan=False, allow_infinity=False,
+                             min_value=iv.lo - 1e6))
+    if math.isfinite(iv.hi):
+        bad.append(st.floats(min_value=iv.hi, exclude_min=not iv.open_hi, allow_nan=False, allow_infinity=False,
+                             max_value=iv.hi + 1e6))
+    if iv.integer:
+        bad.append(st.integers(1, 100).map(lambda k: k + 0.5))
+    return st.one_of(bad).filter(lambda x: not iv.holds(x))
+
+
+def text(x: float) -> str:
+    return repr(float(x)) if math.isfinite(x) else str(x)
+
+
+# ------------------------------------------------------------------------------ the declaration
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_setting_and_field_is_declared_and_the_defaults_are_valid(name: str) -> None:
+    sc = scenarios.get(name)
+    assert set(sc.defaults) <= set(sc.domain), set(sc.defaults) - set(sc.domain)
+    assert set(sc.env_fields) <= set(sc.domain), set(sc.env_fields) - set(sc.domain)
+    sc.settings(dict(sc.defaults))  # the defaults pass their own declaration
+    envs = cj.sample_envs(sc, 64, seed=3)
+    for f, x in envs.items():
+        assert sc.domain[f].holds(x).all(), f
+
+
+def test_interval_membership_and_wording() -> None:
+    iv = domain.between(0.0, 1.0, open_lo=True)
+    assert iv.holds([0.5, 1.0]).all() and not iv.holds([0.0, math.nan, math.inf, 1.5]).any()
+    assert str(iv) == "a finite number in (0, 1]" and str(domain.WHOLE) == "a whole number >= 1"
+    assert not domain.WHOLE.holds(2.5) and domain.WHOLE.holds(3.0)
+
+
+# ------------------------------------------------------------------- sample-envs: settings, dims
+
+
+@st.composite
+def bad_setting(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(scenario, setting, VALUE text) with the value outside the declared range or malformed."""
+    name = draw(st.sampled_from(ALL))
+    sc = scenarios.get(name)
+    key = draw(st.sampled_from(sorted(sc.defaults)))
+    default, iv = sc.defaults[key], sc.domain[key]
+    if key in sc.dims:
+        iv = Interval(1, domain.MAX_DIM, integer=True)
+    ranged = isinstance(default, tuple | list)
+    kind = draw(st.sampled_from(["out", "reversed", "arity"] if ranged else ["out", "arity"]))
+    if kind == "out":
+        x = draw(outside(iv))
+        value = text(x) if not ranged else draw(st.sampled_from([text(x), f"{text(x)},{text(x)}"]))
+    elif kind == "reversed":  # a range written high to low
+        lo = float(default[0] if isinstance(default, tuple) else default[0][0])
+        hi = lo + draw(st.floats(1e-3, 10.0))
+        if not iv.holds(hi):
+            hi, lo = lo, lo - 1e-3
+        value = f"{text(hi)},{text(lo)}"
+    else:  # one number too many for its kind
+        value = ",".join(["1"] * (3 if ranged else 2))
+    return name, key, value
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=bad_setting())
+def test_bad_sampler_settings_are_one_line_and_write_nothing(tmp_path_factory, capsys, case) -> None:
+    name, key, value = case
+    folder = tmp_path_factory.mktemp("s")
+    rc, err = run(capsys, "sample-envs", "--scenario", name, "--n", "3", "--out", str(folder / "e.json"),
+                  "--set", f"{key}={value}")
+    assert rc == 2 and len(err) == 1 and key in err[0], (case, err)
+    assert not any(folder.iterdir())
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(ALL), data=st.data())
+def test_bad_dimensions_are_one_line_and_write_nothing(tmp_path_factory, capsys, name, data) -> None:
+    sc = scenarios.get(name)
+    key = data.draw(st.sampled_from(sc.dims))
+    value = data.draw(st.one_of(outside(Interval(1, domain.MAX_DIM, integer=True)).map(text),
+                                st.just("2,3"), st.just("two")))
+    folder = tmp_path_factory.mktemp("d")
+    rc, err = run(capsys, "sample-envs", "--scenario", name, "--n", "3", "--out", str(folder / "e.json"),
+                  "--dims", f"{key}={value}")
+    assert rc == 2 and len(err) == 1 and key in err[0], err
+    assert not any(folder.iterdir())
+
+
+def test_cross_field_conditions_of_sampled_environments(tmp_path, capsys) -> None:
+    rc, err = run(capsys, "sample-envs", "--scenario", "agent", "--n", "3", "--out", str(tmp_path / "e.json"),
+                  "--set", "delta=0.5")  # L δ = 4 >= 2
+    assert rc == 2 and len(err) == 1 and "delta" in err[0] and not any(tmp_path.iterdir())
+
+
+def test_sizes_are_estimated_before_allocation(tmp_path, capsys) -> None:
+    rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", str(10**13), "--out", str(tmp_path / "e.json"))
+    assert rc == 2 and len(err) == 1 and "available" in err[0]
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "t"), "--set", "buffer=1e12")
+    assert rc == 2 and len(err) == 1 and "buffer" in err[0] and "available" in err[0]
+    assert not any(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- train: every field
+
+
+def _bad_field_value(draw: st.DrawFn) -> tuple[str, str]:
+    fields = [f for f in dataclasses.fields(config.Config) if f.metadata["valid"] is not None]
+    f = draw(st.sampled_from(fields))
+    valid = f.metadata["valid"]
+    if isinstance(valid, tuple):
+        value = draw(st.text("abcxyz_", min_size=1, max_size=8).filter(lambda v: v not in valid))
+    elif isinstance(f.default, tuple):  # network widths
+        value = ",".join([text(draw(outside(valid)))] + ["8"])
+    else:
+        value = text(draw(outside(valid)))
+    return f.name, value
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_bad_config_values_are_one_line_from_flags_and_files(tmp_path_factory, capsys, data) -> None:
+    name, value = data.draw(st.composite(lambda d: _bad_field_value(d))())
+    folder = tmp_path_factory.mktemp("c")
+    out = str(folder / "run")
+    if name in ("scenario", "steps", "seed", "algo"):
+        rc, err = run(capsys, "train", "--scenario", "dt", "--out", out, "--set", f"{name}={value}")
+        assert rc == 2 and len(err) == 1, err
+    else:
+        rc, err = run(capsys, "train", "--scenario", "dt", "--out", out, "--set", f"{name}={value}")
+        assert rc == 2 and len(err) == 1 and f"--set {name}=" in err[0], err
+        cfg_file = folder / "c.json"
+        cfg_file.write_text(json.dumps({name: value}))
+        rc, err = run(capsys, "train", "--scenario", "dt", "--out", out, "--config", str(cfg_file))
+        assert rc == 2 and len(err) == 1 and "c.json" in err[0] and name in err[0], err
+    assert sorted(p.name for p in folder.iterdir()) in ([], ["c.json"])
+
+
+def test_config_file_sampler_and_dims_are_checked_like_flags(tmp_path, capsys) -> None:
+    f = tmp_path / "c.toml"
+    for body, needle in [("[sampler]\nc = [35.0, nan]\n", "nan"), ("[sampler]\nc = [35.0, 25.0]\n", "ordered"),
+                         ("[dims]\nK = 2.5\n", "whole"), ("[sampler]\nwho = 1\n", "who"), ("steps = 'many'\n", "steps")]:
+        f.write_text(body)
+        rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "run"), "--config", str(f))
+        assert rc == 2 and len(err) == 1 and "c.toml" in err[0] and needle in err[0], (body, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+    with pytest.raises(domain.InputError, match="sampler"):
+        config.make_config("quick", sampler={"dirichlet": 0.0})
+
+
+# ------------------------------------------------------------------------------- output locations
+
+
+def test_output_locations_are_checked_before_any_work(tmp_path, capsys) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    a_dir = tmp_path / "dir.json"
+    a_dir.mkdir()
+    for argv, needle in [
+        (["sample-envs", "--scenario", "dt", "--n", "3", "--out", str(a_file / "e.json")], "is a file"),
+        (["sample-envs", "--scenario", "dt", "--n", "3", "--out", str(a_dir)], "is a folder"),
+        (["train", "--scenario", "dt", "--out", str(a_file)], "is a file"),
+        (["train", "--scenario", "dt", "--out", str(a_file / "run")], "is a file"),
+        (["quickstart", "--out", str(a_file / "q")], "is a file"),
+    ]:
+        rc, err = run(capsys, *argv)
+        assert rc == 2 and len(err) == 1 and needle in err[0], (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.json", "file"] and not any(a_dir.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_folder_is_refused_before_work(tmp_path, capsys) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "3", "--out", str(ro / "e.json"))
+        assert rc == 2 and len(err) == 1 and "cannot write" in err[0]
+    finally:
+        ro.chmod(0o755)
+
+
+def test_quickstart_with_no_environments_creates_nothing(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        cli.main(["quickstart", "--n", "0", "--out", str(tmp_path / "q")])
+    assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path, capsys, monkeypatch) -> None:
+    """SIGTERM becomes an exception (exit 130): the file being written is removed, nothing else
+    is touched."""
+    real = np.savez
+
+    def slow_savez(fh, **arrays):
+        real(fh, **arrays)
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-write, before the rename
+
+    monkeypatch.setattr(np, "savez", slow_savez)
+    rc = cli.main(["sample-envs", "--scenario", "dt", "--n", "3", "--out", str(tmp_path / "e.npz")])
+    assert rc == 130 and "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------- damaged files
+
+
+def test_damaged_environment_and_menu_files(tmp_path, capsys) -> None:
+    envs = tmp_path / "envs.npz"
+    assert cli.main(["sample-envs", "--scenario", "dt", "--n", "4", "--out", str(envs)]) == 0
+    menus = tmp_path / "menus.json"
+    assert cli.main(["oracle", "--scenario", "dt", "--envs", str(envs), "--out", str(menus)]) == 0
+    capsys.readouterr()
+    whole = envs.read_bytes()
+    cases = {"empty.npz": b"", "truncated.npz": whole[: len(whole) // 2], "garbled.npz": whole[:100] + b"\0" * 200,
+             "empty.json": b"", "truncated.json": menus.read_bytes()[:50]}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(tmp_path / name),
+                      "--out", str(tmp_path / "o.json"))
+        assert rc == 2 and len(err) == 1 and name in err[0], (name, err)
+    data = json.loads(menus.read_text())
+    data["menus"]["bonus"] = data["menus"]["s"]
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(data))
+    rc, err = run(capsys, "evaluate", "--scenario", "dt", "--envs", str(envs), "--menus", str(extra),
+                  "--out", str(tmp_path / "ev.json"), "--no-oracle")
+    assert rc == 2 and len(err) == 1 and "menus.bonus" in err[0] and "extra.json" in err[0]
+    assert not (tmp_path / "o.json").exists() and not (tmp_path / "ev.json").exists()
+
+
+def test_damaged_runs_give_one_line_with_the_fix(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["--set", *(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in TINY.items()
+                       if k != "steps")]
+    assert cli.main(["train", "--scenario", "dt", "--out", str(out), "--steps", "20", "--quiet", *args]) == 0
+    envs = tmp_path / "envs.json"
+    assert cli.main(["sample-envs", "--scenario", "dt", "--n", "3", "--out", str(envs)]) == 0
+    capsys.readouterr()
+    solve = ["solve", "--scenario", "dt", "--checkpoint", str(out), "--envs", str(envs), "--out",
+             str(tmp_path / "m.json")]
+    # the newest checkpoint damaged: the older intact one is offered
+    for f in (out / "checkpoints" / "20").rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(b"\0" * 16)
+    rc, err = run(capsys, *solve)
+    assert rc == 2 and len(err) == 1 and "checkpoint 20" in err[0] and "--checkpoint-step 10" in err[0], err
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(out), "--resume", "--quiet", *args)
+    assert rc == 2 and len(err) == 1 and "--resume-from 10" in err[0], err
+    # a damaged config.json
+    cfg = out / "config.json"
+    good = cfg.read_text()
+    cfg.write_text(good[:40])
+    rc, err = run(capsys, *solve)
+    assert rc == 2 and len(err) == 1 and "config.json" in err[0] and "damaged" in err[0], err
+    cfg.write_text(good)
+    # no checkpoints at all
+    (out / "checkpoints").rename(tmp_path / "moved")
+    rc, err = run(capsys, *solve)
+    assert rc == 2 and len(err) == 1 and "checkpoints/" in err[0], err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_resume_keeps_config_and_summary_in_step(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["--set", *(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in TINY.items()
+                       if k != "steps")]
+    assert cli.main(["train", "--scenario", "dt", "--out", str(out), "--steps", "10", "--quiet", *args]) == 0
+    assert cli.main(["train", "--scenario", "dt", "--out", str(out), "--resume", "--quiet", *args]) == 0
+    summary, saved = json.loads((out / "summary.json").read_text()), json.loads((out / "config.json").read_text())
+    assert summary["steps"] == saved["steps"] == summary["config"]["steps"] == 10
+    assert cli.main(["train", "--scenario", "dt", "--out", str(out), "--resume", "--steps", "20", "--quiet", *args]) == 0
+    summary, saved = json.loads((out / "summary.json").read_text()), json.loads((out / "config.json").read_text())
+    assert summary["steps"] == saved["steps"] == 20
+    capsys.readouterr()
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(out), "--resume", "--steps", "10", "--quiet", *args)
+    assert rc == 2 and len(err) == 1 and "already at iteration 20" in err[0], err
+
+
+def test_solve_never_writes_non_finite_menus(tmp_path) -> None:
+    summary = cj.train("dt", progress=False, **TINY)
+    pol = summary["policy"]
+    envs = cj.sample_envs("dt", 3)
+    bad = dataclasses.replace(pol, actor=jax.tree.map(lambda w: np.full_like(w, np.nan), pol.actor))
+    with pytest.raises(ValueError, match="non-finite"):
+        bad.menus(envs)
+    assert np.all(np.isfinite(pol.menus(envs)["s"]))
+    with pytest.raises(files.InputError):
+        files.validate_envs(scenarios.get("dt"), envs | {"c": envs["c"] * np.nan})
