@@ -202,4 +202,17 @@ def summary(report: Mapping[str, Any], refs: Mapping[str, Mapping[str, Any]]) ->
         "feasible": float(np.mean(ok)),
         "gap": gap(u, refs["oracle"]["principal_utility"], ok),
         "gap_complete": gap(u, refs["complete_information"]["principal_utility"], ok),
-    }
+    } | gap_percentiles(u, refs["oracle"]["principal_utility"], ok)
+
+
+def gap_percentiles(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> dict[str, float]:
+    """Median, 90th and 99th percentile of the per-environment gap ``(U_ref − U) / |U_ref|`` over
+    the feasible menus (denominators floored at 1e-3 of the mean ``|U_ref|``, so that environments
+    whose optimum is near zero do not blow up); NaN when no menu is feasible."""
+    f = np.asarray(feasible, bool)
+    if not f.any():
+        return dict.fromkeys(("gap_median", "gap_p90", "gap_p99"), float("nan"))
+    ref = np.asarray(reference, np.float64)[f]
+    per_env = (ref - np.asarray(utility, np.float64)[f]) / np.maximum(np.abs(ref), 1e-3 * np.mean(np.abs(ref)) + 1e-300)
+    q = np.percentile(per_env, [50, 90, 99])
+    return {"gap_median": float(q[0]), "gap_p90": float(q[1]), "gap_p99": float(q[2])}

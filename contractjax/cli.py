@@ -216,14 +216,16 @@ def cmd_train(args: argparse.Namespace) -> None:
     except RunError as e:
         raise files.InputError(str(e)) from None
     ev, b = summary["eval"], summary["baselines"]
-    print(_table([
-        {"menus": f"learned ({cfg.algo})", "U": ev["principal_utility"], "feasible %": 100 * ev["feasible"],
-         "gap %": 100 * ev["gap"]},
-        {"menus": "oracle", "U": b["oracle"]["principal_utility"], "feasible %": 100 * b["oracle"]["feasible"],
-         "gap %": 0.0},
-        {"menus": "random", "U": b["random"]["principal_utility"], "feasible %": 100 * b["random"]["feasible"],
-         "gap %": 100 * b["random"]["gap"]},
-    ]))
+    pct = ("gap_median", "gap_p90", "gap_p99")
+
+    def row(name: str, r: dict) -> dict:
+        return ({"menus": name, "U": r["principal_utility"], "feasible %": 100 * r["feasible"], "gap %": 100 * r["gap"]}
+                | {f"{k[4:]} %": 100 * r[k] for k in pct})
+
+    print(_table([row(f"learned ({cfg.algo})", ev), row("oracle", b["oracle"]), row("random", b["random"])]))
+    if "energy_kwh" in summary:
+        print(f"training energy {summary['energy_kwh']:.3g} kWh, {1000 * summary['co2_kg']:.3g} g CO2 "
+              f"({summary['country']} grid, CPU by {summary['cpu_mode']}; CodeCarbon)")
     print(f"wrote {out}/summary.json, metrics.jsonl and checkpoints/ (solve with: contractjax solve --scenario "
           f"{args.scenario} --checkpoint {out} --envs FILE --out FILE)")
 
@@ -262,14 +264,37 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     except (SweepError, ValueError) as e:
         raise files.InputError(str(e)) from None
     fixed = ("member", "group", "scenario", "algo", "seed", "principal_utility", "agents_utility", "paper_reward",
-             "feasible", "gap", "gap_complete", "updates_per_s", "group_agent_updates_per_s", "group_members",
+             "feasible", "gap", "gap_complete", "gap_median", "gap_p90", "gap_p99", "updates_per_s",
+             "group_agent_updates_per_s", "group_members", "group_energy_kwh", "group_co2_kg", "group_country",
+             "group_grid_kg_per_kwh", "group_cpu_mode", "group_energy_device", "group_energy_missing",
              "devices", "wall_s", "run", "status")
     table = [{"member": r["member"], "algo": r["algo"], "seed": r["seed"]} | {k: v for k, v in r.items() if k not in fixed}
-             | {"gap %": 100 * r["gap"], "feasible %": 100 * r["feasible"], "U": r["principal_utility"],
+             | {"gap %": 100 * r["gap"], "p90 %": 100 * r["gap_p90"], "feasible %": 100 * r["feasible"],
+                "U": r["principal_utility"],
                 "updates/s": r["updates_per_s"], "status": r["status"]} for r in rows]
     print(_table(table))
     print(f"wrote {args.out}/results.csv, results.json, curves.csv and runs/ (each solves with contractjax solve "
           f"--checkpoint {args.out}/runs/MEMBER)")
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from contractjax import experiments
+
+    if args.report:
+        path = experiments.report(args.report, args.report_out)
+        print(f"wrote {path}")
+        return
+    if args.list:
+        print(_table([{"id": e.id, "paper": f"{e.paper} {e.figure}", "scenario": e.scenario,
+                       "panels": ", ".join(p.title for p in e.panels)} for e in experiments.EXPERIMENTS.values()]))
+        return
+    if not args.id or not args.out:
+        raise files.InputError("reproduce: give an experiment ID and --out DIR (or --list)")
+    summary = experiments.run(args.id, args.out, args.budget, args.seeds, resume=args.resume, progress=not args.quiet)
+    print(_table([{"series": r["series"], "panel": r["panel"], "U": r["utility"], "± std": r["utility_std"],
+                   "gap %": 100 * r["gap"], "oracle U": r["oracle"], "complete-info U": r["complete_information"]}
+                  for r in summary["series"]]))
+    print(f"wrote {args.out}/{args.id}.png, {args.id}.csv and summary.json")
 
 
 def _fresh_dir(base: Path) -> Path:
@@ -319,8 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the diffusion SAC solver (or a baseline algorithm) on random environments")
     t.add_argument("--scenario", required=True, help=f"one of: {names}")
     t.add_argument("--algo", help="diffusion_sac (default), diffusion_ddpg, sac, ddpg, td3, ppo or amortized")
-    t.add_argument("--preset", default="quick", choices=["quick", "paper"],
-                   help="quick (default: minutes on a laptop CPU) or paper (the papers' hyperparameters)")
+    t.add_argument("--preset", default="quick", choices=["quick", "long", "paper"],
+                   help="quick (default: minutes on a laptop CPU), long (4x the iterations) or paper (the papers' "
+                        "hyperparameters)")
     t.add_argument("--config", help="config file (.json or .toml) of Config fields, applied over the preset")
     t.add_argument("--steps", type=_count, help="training iterations (with --resume: default the run's own)")
     t.add_argument("--seed", type=_seed, help="training seed (held-out environments use 1000000 + seed)")
@@ -344,6 +370,20 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--resume", action="store_true", help="skip finished groups, continue an interrupted one")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.set_defaults(func=cmd_sweep)
+
+    r = sub.add_parser("reproduce", help="re-run a paper's experiment with the oracle beside it: figure, data, summary")
+    r.add_argument("id", nargs="?", help="experiment id (see --list), e.g. dt-fig4")
+    r.add_argument("--list", action="store_true", help="list the experiments")
+    r.add_argument("--report", metavar="RUNS", help="write docs/results.md from the experiment folders under RUNS")
+    r.add_argument("--report-out", default="docs/results.md", help="where --report writes (default docs/results.md)")
+    r.add_argument("--budget", default="quick", choices=["quick", "paper", "tiny"],
+                   help="quick (default: minutes per panel on a 2-core CPU), paper (the papers' settings; GPU-sized) "
+                        "or tiny (seconds; a smoke test)")
+    r.add_argument("--seeds", type=_count, help="seeds per series (default: quick 2, paper 5, tiny 1)")
+    r.add_argument("--out", help="output folder")
+    r.add_argument("--resume", action="store_true", help="keep finished series, continue an interrupted one")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_reproduce)
 
     q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
     q.add_argument("--n", type=_count, default=500, help="environments per scenario")

@@ -25,7 +25,7 @@ from contractjax.domain import InputError
 from contractjax.scenarios import Scenario
 
 __all__ = ["InputError", "check_folder", "check_out", "load_envs", "load_menus", "read", "validate_envs", "write",
-           "write_text"]
+           "write_bytes", "write_text"]
 
 GROUPS = ("fields", "menus", "slacks")
 
@@ -267,6 +267,14 @@ def write(path: str | os.PathLike, data: Mapping[str, Any], overwrite: bool = Fa
             fh.write(json.dumps(_jsonable(data)).encode())
         else:
             np.savez(fh, **_flat(data))
+    return p
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Replace a binary file atomically (figures)."""
+    p = Path(path)
+    with _atomic(p) as fh:
+        fh.write(data)
     return p
 
 

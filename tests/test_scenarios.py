@@ -198,10 +198,12 @@ def test_agent_report_dependent_map_reaches_the_oracle(x64):
     e = {k: jnp.asarray(v) for k, v in envs.items()}
     m = {k: jnp.asarray(v) for k, v in orc.items()}
 
-    def action(e, m):
+    def action(e, m):  # shared part 0, rows as deviations, rents by the inverse of δ = share R_max d²
         delta = jnp.maximum(m["R2"][:, 0] - agent._theorem2(e, m["T2"])[:, 0], 0.0)
-        return jnp.concatenate([common.unbox(m["T1"], agent.T_MAX), common.unbox(m["T2"].reshape(-1), agent.T_MAX),
-                                common.unbox(delta, agent.DELTA_SHARE * agent._r_max(e))])
+        K = m["T1"].shape[0]
+        return jnp.concatenate([common.unbox(m["T1"], agent.T_MAX), jnp.zeros(K),
+                                common.unbox(m["T2"].reshape(-1), agent.T_MAX),
+                                jnp.sqrt(delta / (agent.DELTA_SHARE * agent._r_max(e)))])
 
     through = jax.vmap(lambda e, m: agent.efforts_to_menu(e, action(e, m)))(e, m)
     ev = cj.evaluate("agent", envs, {k: np.asarray(v) for k, v in through.items()})

@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 
+import contractjax as cj
 from contractjax import cli, solver
 from contractjax.solver.training import NonFiniteError, RunError
 from tests.conftest import TINY, tiny
@@ -28,11 +29,11 @@ def test_resume_equals_uninterrupted_run_and_checkpoint_round_trip(tmp_path) -> 
         np.testing.assert_array_equal(a, b)
     summary = json.loads((tmp_path / "full" / "summary.json").read_text())
     assert summary["steps"] == 20 and 0.0 <= summary["eval"]["feasible"] <= 1.0
-    # eval_actor = target: the Polyak-averaged actor of the same checkpoint
+    # eval_actor = online: the online actor of the same checkpoint, not the Polyak average
     cfg_file = tmp_path / "full" / "config.json"
-    cfg_file.write_text(json.dumps(json.loads(cfg_file.read_text()) | {"eval_actor": "target"}))
-    target = solver.load(tmp_path / "full")
-    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(target.actor), jax.tree.leaves(loaded.actor),
+    cfg_file.write_text(json.dumps(json.loads(cfg_file.read_text()) | {"eval_actor": "online"}))
+    online = solver.load(tmp_path / "full")
+    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(online.actor), jax.tree.leaves(loaded.actor),
                                                         strict=True))
 
 
@@ -98,3 +99,19 @@ def test_cli_train_then_solve(tmp_path, capsys) -> None:
     assert cli.main(["solve", "--scenario", "dt", "--checkpoint", str(out), "--envs", str(tmp_path / "e.npz"),
                      "--out", str(tmp_path / "m2.json")]) == 2
     assert "aigc" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_short_twin_training_beats_the_greedy_contract() -> None:
+    """Diffusion SAC on TWIN with the default networks, 3,000 iterations: a smaller gap to the
+    oracle than the greedy contract (complete-information allocations, least rents) on the same
+    held-out environments (greedy: ~12 % on the default sampler)."""
+    from contractjax import batch
+
+    summary = solver.train("twin", progress=False, steps=3000, eval_envs=200, eval_every=0)
+    envs = cj.sample_envs("twin", 200, seed=summary["eval_seed"])
+    oracle = batch.evaluate("twin", envs, cj.oracle("twin", envs))["principal_utility"]
+    greedy = batch.evaluate("twin", envs, cj.greedy_menus("twin", envs))
+    greedy_gap = batch.gap(greedy["principal_utility"], oracle, greedy["feasible"])
+    assert summary["eval"]["feasible"] == 1.0
+    assert summary["eval"]["gap"] < greedy_gap, (summary["eval"]["gap"], greedy_gap)

@@ -326,3 +326,62 @@ def test_solve_never_writes_non_finite_menus(tmp_path) -> None:
     assert np.all(np.isfinite(pol.menus(envs)["s"]))
     with pytest.raises(files.InputError):
         files.validate_envs(scenarios.get("dt"), envs | {"c": envs["c"] * np.nan})
+
+
+@pytest.fixture(scope="module")
+def env_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("envs")
+    out = {}
+    for name in ALL:
+        sc = scenarios.get(name)
+        out[name] = files.write(folder / f"{name}.json", {"scenario": name,
+                                                            "fields": files.env_record(sc, cj.sample_envs(sc, 3))})
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(ALL), data=st.data())
+def test_bad_environment_values_in_files_are_one_line(tmp_path_factory, capsys, env_files, name, data) -> None:
+    """Any field of any scenario's environment file set to a value outside its declared range."""
+    sc = scenarios.get(name)
+    field = data.draw(st.sampled_from(sorted(f for f in sc.env_fields if f not in sc.dims)))
+    record = json.loads(env_files[name].read_text())
+    x = np.asarray(record["fields"][field], dtype=float)
+    flat = x.reshape(-1)
+    flat[data.draw(st.integers(0, flat.size - 1))] = data.draw(outside(sc.domain[field]))
+    folder = tmp_path_factory.mktemp("f")
+    bad = folder / "bad.npz"
+    np.savez(bad, **{f"fields/{k}": np.asarray(v, dtype=float) if k != field else x
+                     for k, v in record["fields"].items()}, scenario=np.asarray(name))
+    rc, err = run(capsys, "oracle", "--scenario", name, "--envs", str(bad), "--out", str(folder / "o.json"))
+    assert rc == 2 and len(err) == 1 and f"'{field}'" in err[0] and "bad.npz" in err[0], (field, err)
+    assert sorted(p.name for p in folder.iterdir()) == ["bad.npz"]
+
+
+COMMAND_FLAGS = {  # every numeric flag of every command, with the rest of a valid command line
+    ("sample-envs", "--n"): ["--scenario", "dt", "--out", "x.json"],
+    ("sample-envs", "--seed"): ["--scenario", "dt", "--n", "2", "--out", "x.json"],
+    ("train", "--steps"): ["--scenario", "dt", "--out", "run"],
+    ("train", "--seed"): ["--scenario", "dt", "--out", "run"],
+    ("train", "--resume-from"): ["--scenario", "dt", "--out", "run"],
+    ("solve", "--seed"): ["--scenario", "dt", "--envs", "e.json", "--checkpoint", "run", "--out", "x.json"],
+    ("solve", "--checkpoint-step"): ["--scenario", "dt", "--envs", "e.json", "--checkpoint", "run", "--out", "x.json"],
+    ("quickstart", "--n"): ["--out", "q"],
+    ("quickstart", "--seed"): ["--out", "q"],
+    ("quickstart", "--train-steps"): ["--out", "q"],
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=st.sampled_from(sorted(COMMAND_FLAGS)), data=st.data())
+def test_bad_numeric_flags_are_one_line(tmp_path_factory, capsys, monkeypatch, case, data) -> None:
+    (command, flag), rest = case, COMMAND_FLAGS[case]
+    bad = ["-1", "1.5", "x", "nan", "inf", "", "1e3"] + ([str(2**32)] if flag == "--seed" else [])
+    value = data.draw(st.sampled_from(bad))
+    folder = tmp_path_factory.mktemp("a")
+    monkeypatch.chdir(folder)
+    with pytest.raises(SystemExit) as e:
+        cli.main([command, *rest, f"{flag}={value}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and flag in err[0], err
+    assert not any(folder.iterdir())

@@ -369,27 +369,33 @@ def _report_dependent(env: Env, T1: Array, T2: Array, delta: Array) -> Menu:
 
 
 def efforts_to_menu(env: Env, a: Array) -> Menu:
-    """Report-dependent, feasible by construction: ``a = (T1[K], T2[K·K], δ[K])`` onto rounds in
-    ``[0, T_MAX]`` (each second-period row sorted) and row rents ``δ ∈ [0, DELTA_SHARE · R_max]``.
+    """Report-dependent, feasible by construction: ``a = (T1[K], S[K], D[K·K], d[K])``.
 
-    The allocation is repaired toward the shared-row anchor (``T1`` sorted, every row the mean
-    row, ``δ = 0``: one second-period menu, whose β terms cancel in every IIC cycle, so it is
-    implementable) by the largest step at which no IIC cycle is negative
+    Second-period row ``m`` is ``box(S + D_m)`` onto rounds in ``[0, T_MAX]``, sorted: a shared
+    row ``S`` plus the deviation of report ``m``, so that ``D = 0`` is the paper's shared menu.
+    Row rents ``δ_m = DELTA_SHARE · R_max · max(d_m, 0)²``: zero on half the action space.
+
+    Period-1 rounds ``T1`` are sorted first (as in the shared form; left unsorted, a proposal's
+    disorder shrank the repair's step for the whole menu, and training reached a 6.1 % gap on
+    K = 2 instead of 1.1 %). The second-period allocation is repaired toward the shared-row
+    anchor (every row the mean row, ``δ = 0``: one second-period menu, whose β terms cancel in
+    every IIC cycle, so it is implementable) by the largest step at which no IIC cycle is negative
     (:func:`contractjax.core.implementable_step`; the reporting costs are linear in the
     allocation), then paid by :func:`_report_dependent`. An implementable proposal is unchanged.
     """
     K = env["theta1"].shape[0]
-    T1 = common.box(a[:K], T_MAX)
-    T2 = jnp.sort(common.box(a[K:K + K * K], T_MAX).reshape(K, K), axis=1)
-    delta = common.box(a[K + K * K:], DELTA_SHARE * _r_max(env))
-    T1a, T2a, da = jnp.sort(T1), jnp.broadcast_to(jnp.mean(T2, axis=0), (K, K)), jnp.zeros_like(delta)
+    T1 = jnp.sort(common.box(a[:K], T_MAX))
+    rows = a[K:2 * K][None, :] + a[2 * K:2 * K + K * K].reshape(K, K)
+    T2 = jnp.sort(common.box(rows, T_MAX), axis=1)
+    delta = DELTA_SHARE * _r_max(env) * jnp.maximum(a[2 * K + K * K:], 0.0) ** 2
+    T2a, da = jnp.broadcast_to(jnp.mean(T2, axis=0), (K, K)), jnp.zeros_like(delta)
 
-    def cost(T1, T2, d):
+    def cost(T2, d):
         return _iic_cost(env, T1, _rents2(env, T2, _theorem2(env, T2) + d[:, None]))
 
-    t = core.implementable_step(cost(T1a, T2a, da), cost(T1, T2, delta))
+    t = core.implementable_step(cost(T2a, da), cost(T2, delta))
     mix = lambda x0, x1: x0 + t * (x1 - x0)
-    return _report_dependent(env, mix(T1a, T1), mix(T2a, T2), mix(da, delta))
+    return _report_dependent(env, T1, mix(T2a, T2), mix(da, delta))
 
 
 def shared_to_menu(env: Env, a: Array) -> Menu:
@@ -414,7 +420,7 @@ SCENARIO = from_module(
     defaults=DEFAULTS,
     domain=DOMAIN,
     action_size=lambda dims: 2 * int(dims["K"]) + 2 * int(dims["K"]) ** 2,
-    effort_size=lambda dims: 2 * int(dims["K"]) + int(dims["K"]) ** 2,
+    effort_size=lambda dims: 3 * int(dims["K"]) + int(dims["K"]) ** 2,
     extra_parameterizations={"shared": Parameterization(
         lambda dims: 2 * int(dims["K"]), shared_to_menu,
         "the paper's 2K rounds: one second-period menu for every report")},

@@ -346,10 +346,17 @@ def repair(env: Env, b: Array, f: Array) -> tuple[Array, Array]:
 
 
 def efforts_to_menu(env: Env, a: Array) -> Menu:
-    """``a = (a_b[MN], a_f[MN])`` onto ``[0, B_MAX] × [0, F_MAX]``, repaired to the nearest
-    implementable allocation on the segment to a separable anchor (:func:`repair`), with the
-    least rents that satisfy every IR and IC: feasible by construction."""
-    b, f = repair(env, *_allocation(env, a))
+    """``a = (a_b[MN], a_f[MN])`` onto ``[0, B_MAX] × [0, F_MAX]``, ``b`` sorted along ``m`` and
+    ``f`` along ``n``, repaired to the nearest implementable allocation on the segment to a
+    separable anchor (:func:`repair`), with the least rents that satisfy every IR and IC:
+    feasible by construction.
+
+    The sorting costs no optimum: types ``(m, n)`` and ``(m', n)`` differ only in ``θ``, so their
+    2-cycle holds iff ``(b²_m'n − b²_mn)(1/θ_m − 1/θ_m') ≥ 0`` (``b`` non-decreasing in ``m``
+    down every column), and likewise ``f`` in ``n`` along every row; it leaves the repair only
+    the cycles across rows and columns."""
+    b, f = _allocation(env, a)
+    b, f = repair(env, jnp.sort(b, axis=0), jnp.sort(f, axis=1))
     return payments(env, {"b": b, "f": f, "R": None})
 
 

@@ -56,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from contractjax import batch, files, limits
+from contractjax import batch, energy, files, limits
 from contractjax.solver import checkpoint
 from contractjax.solver.config import ALGOS, STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
 from contractjax.solver.evaluation import Evaluator
@@ -393,6 +393,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
     t_train, iters, chunks, best = 0.0, 0, step // cfg.chunk, math.inf
     t_steady, iters_steady = 0.0, 0  # chunks after the first (which compiles)
     last: dict[str, np.ndarray] = {}
+    meter = energy.Meter().start()  # the group's training (members share it)
     while step < cfg.steps:
         length = min(cfg.chunk, cfg.steps - step)
         t0 = time.perf_counter()
@@ -441,6 +442,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
             checkpoint.save(mngr, states, step)
     bar.close()
     mngr.close()
+    measured = {f"group_{k}": v for k, v in meter.stop().items()}
     wall = time.perf_counter() - t_start
     rate = n * cfg.updates_per_step * (iters_steady / t_steady if t_steady > 0 else iters / max(t_train, 1e-9))
     rows = []
@@ -450,14 +452,15 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
         status = diverged.get(i, "ok")
         ev = (evaluator(Policy.from_state(mem.cfg, ts_i)) if status == "ok"
               else dict.fromkeys(("principal_utility", "agents_utility", "paper_reward", "feasible", "gap",
-                                  "gap_complete"), float("nan")))
+                                  "gap_complete", "gap_median", "gap_p90", "gap_p99"), float("nan")))
         run_dir = Path("runs") / mem.name
         final = {f"final_{f}": float(getattr(ts_i.agent.hyper, f)) for f in sweep.pbt.fields} \
             if sweep.schedule == "pbt" else {}
         row = {"member": mem.name, "group": group.name, "scenario": mem.cfg.scenario, "algo": mem.cfg.algo,
                "seed": mem.cfg.seed, **{k: mem.varied.get(k) for k in sweep.varied}, **final, **ev,
                "updates_per_s": rate / n, "group_agent_updates_per_s": rate,
-               "group_members": n, "devices": n_dev, "wall_s": wall, "run": str(run_dir), "status": status}
+               "group_members": n, "devices": n_dev, "wall_s": wall, "run": str(run_dir), "status": status,
+               **measured}
         rows.append(row)
         pol = Policy.from_state(mem.cfg, ts_i)
         summary = {"scenario": mem.cfg.scenario, "algo": mem.cfg.algo, "steps": int(ts_i.step),

@@ -20,7 +20,7 @@ from typing import Any
 
 import jax
 
-from contractjax import batch, files, limits
+from contractjax import batch, energy, files, limits
 from contractjax.solver import checkpoint
 from contractjax.solver.config import Config, make_config, to_json, validate
 from contractjax.solver.evaluation import Evaluator
@@ -144,7 +144,8 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
         log(f"[{cfg.scenario}/{cfg.algo}] {cfg.eval_envs} held-out envs (seed {eval_seed(cfg)}): oracle U "
             f"{b['oracle']['principal_utility']:.4g}, random-menu gap {100 * b['random']['gap']:.1f}%")
     try:
-        ts, ev, timing, last = _loop(cfg, prog, ts, evaluator, mngr, metrics_path, progress, log)
+        with energy.Meter() as meter:  # this call's training (a resumed run measures its own part)
+            ts, ev, timing, last = _loop(cfg, prog, ts, evaluator, mngr, metrics_path, progress, log)
     finally:
         if mngr is not None:
             mngr.close()
@@ -154,13 +155,15 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
         "eval_seed": eval_seed(cfg), "eval": ev, "baselines": evaluator.baselines(), "train_metrics": last,
         "seconds_total": time.perf_counter() - t_start, **timing,
         "device": jax.devices()[0].device_kind, "parameters": pol.parameter_counts(), "config": to_json(cfg),
+        **meter.result,
     }
     if outp is not None:
         files.write_text(outp / "summary.json", json.dumps(summary, indent=1))
     summary["policy"] = pol
     if progress:
         counts = summary["parameters"]
-        log(f"[{cfg.scenario}/{cfg.algo}] done: gap {100 * ev['gap']:.2f}% to the oracle, "
+        log(f"[{cfg.scenario}/{cfg.algo}] done: gap {100 * ev['gap']:.2f}% to the oracle (per environment: median "
+            f"{100 * ev['gap_median']:.2f}%, 90th {100 * ev['gap_p90']:.2f}%, 99th {100 * ev['gap_p99']:.2f}%), "
             f"{100 * ev['feasible']:.1f}% feasible on {cfg.eval_envs} held-out envs; actor {counts['compact']} "
             f"parameters after pruning (of {counts['full']})")
     return summary
