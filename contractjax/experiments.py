@@ -73,6 +73,10 @@ _PAPER_ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", 
 
 EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
     Experiment(
+        "dt-fig3", "DT (Wen et al., journal)", "Fig. 3", "dt",
+        "complete information > the learned contract > a random scheme",
+        (Panel("schemes", {"diffusion SAC (pruned)": {"algo": "diffusion_sac"}}),)),
+    Experiment(
         "dt-fig4", "DT (Wen et al., journal)", "Fig. 4", "dt",
         "the pruned diffusion SAC converges more slowly but settles at the highest final reward; pruning improves "
         "diffusion SAC (vs PPO, SAC, diffusion SAC, diffusion DDPG)",
@@ -98,9 +102,20 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
                                 for r in (0.3, 0.5, 0.7)}),
          Panel("denoising steps", {f"T = {t}": {"algo": "diffusion_sac", "denoise_steps": t} for t in (3, 6, 12)}))),
     Experiment(
+        "aigc-fig4", "AIGC (Wen et al.)", "Fig. 4", "aigc",
+        "complete information > the learned contract > a random policy (U_ref = 200, η = 0.5)",
+        (Panel("schemes", {"diffusion SAC": {"algo": "diffusion_sac"}}),)),
+    Experiment(
         "aigc-fig5", "AIGC (Wen et al.)", "Fig. 5", "aigc",
         "diffusion SAC ends significantly higher than PPO and SAC (final test rewards 31,960 / 24,608 / 1,258)",
         (Panel("algorithms", _algos(("diffusion_sac", "ppo", "sac"))),)),
+    Experiment(
+        "aigc-fig7", "AIGC (Wen et al.)", "Fig. 7", "aigc",
+        "the expected-utility (EUT) solution is always higher but impractical; a lower reference point U_ref is "
+        "better (η = 0.5)",
+        (Panel("reference point", {f"PT, U_ref = {v:g}": {"algo": "diffusion_sac", "sampler": {"U_ref": v}}
+                                   for v in (100.0, 200.0, 300.0)}
+               | {"EUT (η = 1, U_ref = 0)": {"algo": "diffusion_sac", "sampler": {"eta": 1.0, "U_ref": 0.0}}}),)),
     Experiment(
         "aigc-fig8", "AIGC (Wen et al.)", "Fig. 8a", "aigc",
         "smaller loss aversion η gives a higher reward, with the same convergence rate (U_ref = 200)",
@@ -110,6 +125,13 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "twin-fig5", "TWIN (Zhong et al.)", "Fig. 5", "twin",
         "the diffusion policy is highest and most stable; PPO comparable but lower; greedy and random far below",
         (Panel("algorithms", _algos(("diffusion_sac", "sac", "ppo"))),), references=("greedy",)),
+    Experiment(
+        "twin-fig6", "TWIN (Zhong et al.)", "Fig. 6", "twin",
+        "the expected-utility (EUT) solution is always higher (but impractical); the reward falls as U_ref rises "
+        "(κ = 0.5)",
+        (Panel("reference point", {f"PT, U_ref = {v:g}": {"algo": "diffusion_sac", "sampler": {"U_ref": v}}
+                                   for v in (0.0, 10.0, 20.0)}
+               | {"EUT (κ = 1, U_ref = 0)": {"algo": "diffusion_sac", "sampler": {"kappa": 1.0, "U_ref": 0.0}}}),)),
     Experiment(
         "twin-fig7", "TWIN (Zhong et al.)", "Fig. 7", "twin",
         "larger loss aversion κ gives a lower reward, with the same convergence speed (U_ref = 10)",
@@ -283,12 +305,10 @@ def _references(exp: Experiment, out: Path) -> dict[str, float]:
         return {}
     from contractjax import batch
     from contractjax.solver.policy import read_config
-
-    run_dir = next((out / "panels").glob("*/runs/*"))
-    cfg = read_config(run_dir)
     from contractjax.solver.program import for_config
     from contractjax.solver.training import eval_seed
 
+    cfg = read_config(next((out / "panels").glob("*/runs/*")))  # every series shares the held-out environments
     prog = for_config(cfg)
     envs = batch.sample_envs(prog.scenario, cfg.eval_envs, eval_seed(cfg), prog.dims, prog.sampler)
     lines = {}

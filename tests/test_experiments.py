@@ -50,3 +50,27 @@ def test_reproduce_end_to_end_writes_figure_data_and_summary(tmp_path, capsys) -
     text = md.read_text()
     assert all(f"## {i}:" in text for i in experiments.EXPERIMENTS)
     assert "![aigc-fig5](figures/aigc-fig5.png)" in text and (tmp_path / "docs" / "figures" / "aigc-fig5.png").is_file()
+
+
+def test_expected_utility_variants_are_settings_of_the_prospect_theory_models(x64) -> None:
+    """The EUT series of aigc-fig7 / twin-fig6: with those settings the principal's utility is the
+    plain expected utility (AIGC: M Σ Q_k U_k; TWIN: Σ Q_mn U_mn)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import contractjax as cj
+    from contractjax.scenarios import aigc, twin
+
+    e = cj.sample_envs("aigc", 50, seed=2, config={"eta": 1.0, "U_ref": 0.0})
+    m = cj.random_menus("aigc", e, 0)
+    je, jm = jax.tree.map(np.asarray, e), jax.tree.map(np.asarray, m)
+    u = jax.vmap(aigc.principal_utility)(je, jm)
+    expected = jax.vmap(lambda a, b: a["M"] * jnp.sum(a["Q"] * aigc.client_utility(a, b)))(je, jm)
+    np.testing.assert_allclose(u, expected, rtol=1e-12)
+    e = cj.sample_envs("twin", 50, seed=2, config={"kappa": 1.0, "U_ref": 0.0})
+    m = cj.random_menus("twin", e, 0)
+    je, jm = jax.tree.map(np.asarray, e), jax.tree.map(np.asarray, m)
+    u = jax.vmap(twin.principal_utility)(je, jm)
+    expected = jax.vmap(lambda a, b: jnp.sum(a["Q"] * twin.av_utility(a, b)))(je, jm)
+    np.testing.assert_allclose(u, expected, rtol=1e-12)

@@ -189,8 +189,11 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
 PRESETS: dict[str, dict[str, Any]] = {
     # Minutes per scenario on a 2-core CPU (README figures).
     "quick": {},
-    # Four times the iterations (tens of minutes on a 2-core CPU, minutes on a GPU).
-    "long": {"steps": 60_000, "eval_every": 10_000, "checkpoint_every": 10_000},
+    # Four times the iterations at lower learning rates, with the papers' AdamW weight decay (tens of
+    # minutes on a 2-core CPU, minutes on a GPU). At the quick preset's 1e-3 and no decay, dt's actor
+    # drifted to non-finite parameters after 18,500 iterations (the guard stopped it).
+    "long": {"steps": 60_000, "eval_every": 10_000, "checkpoint_every": 10_000, "actor_lr": 3e-4, "critic_lr": 3e-4,
+             "weight_decay": 1e-4},
     # The papers' settings: 256-wide Mish MLPs, 6 VP steps, batch 512, AdamW (wd 1e-4), τ = 0.005,
     # γ = 0.99, actor lr 2e-7, critic lr 2e-6 (all four papers), pruning 10 % (DT journal, Fig. 4).
     "paper": {"actor_hidden": (256, 256, 256), "critic_hidden": (256, 256), "denoise_steps": 6, "batch": 512,
