@@ -69,6 +69,13 @@ def _algos(names: Sequence[str], **extra: Mapping[str, Any]) -> dict[str, dict[s
     return out | {k: dict(v) for k, v in extra.items()}
 
 
+def _reference_points(values: Sequence[float], eut_label: str, eut: Mapping[str, float]) -> Panel:
+    """Diffusion SAC under prospect theory at several reference points, and the expected-utility
+    variant (the loss aversion ``eut`` set to 1 and ``U_ref = 0``: ``v(U) = U``)."""
+    series = {f"PT, U_ref = {v:g}": {"algo": "diffusion_sac", "sampler": {"U_ref": v}} for v in values}
+    return Panel("reference point", series | {eut_label: {"algo": "diffusion_sac", "sampler": {**eut, "U_ref": 0.0}}})
+
+
 _PAPER_ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", "amortized")
 
 EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
@@ -113,9 +120,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "aigc-fig7", "AIGC (Wen et al.)", "Fig. 7", "aigc",
         "the expected-utility (EUT) solution is always higher but impractical; a lower reference point U_ref is "
         "better (η = 0.5)",
-        (Panel("reference point", {f"PT, U_ref = {v:g}": {"algo": "diffusion_sac", "sampler": {"U_ref": v}}
-                                   for v in (100.0, 200.0, 300.0)}
-               | {"EUT (η = 1, U_ref = 0)": {"algo": "diffusion_sac", "sampler": {"eta": 1.0, "U_ref": 0.0}}}),)),
+        (_reference_points((100.0, 200.0, 300.0), "EUT (η = 1, U_ref = 0)", {"eta": 1.0}),)),
     Experiment(
         "aigc-fig8", "AIGC (Wen et al.)", "Fig. 8a", "aigc",
         "smaller loss aversion η gives a higher reward, with the same convergence rate (U_ref = 200)",
@@ -129,9 +134,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "twin-fig6", "TWIN (Zhong et al.)", "Fig. 6", "twin",
         "the expected-utility (EUT) solution is always higher (but impractical); the reward falls as U_ref rises "
         "(κ = 0.5)",
-        (Panel("reference point", {f"PT, U_ref = {v:g}": {"algo": "diffusion_sac", "sampler": {"U_ref": v}}
-                                   for v in (0.0, 10.0, 20.0)}
-               | {"EUT (κ = 1, U_ref = 0)": {"algo": "diffusion_sac", "sampler": {"kappa": 1.0, "U_ref": 0.0}}}),)),
+        (_reference_points((0.0, 10.0, 20.0), "EUT (κ = 1, U_ref = 0)", {"kappa": 1.0}),)),
     Experiment(
         "twin-fig7", "TWIN (Zhong et al.)", "Fig. 7", "twin",
         "larger loss aversion κ gives a lower reward, with the same convergence speed (U_ref = 10)",
