@@ -335,7 +335,7 @@ def _device() -> str:
     import jax
 
     d = jax.devices()[0]
-    return f"{d.platform}: {d.device_kind}"
+    return f"CPU, {os.cpu_count()} cores" if d.platform == "cpu" else f"{d.device_kind} ({d.platform})"
 
 
 # ------------------------------------------------------------------------------------ the figure
