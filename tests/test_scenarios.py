@@ -160,13 +160,25 @@ def test_efforts_map_is_feasible_by_construction(case, x64):
     (float64; in float32 binding constraints carry rounding of the payments' magnitude, which the
     training reward's dead zone absorbs)."""
     sc, envs, _, _ = case
+    _random_actions_feasible(sc, envs, 2000)
+
+
+def _random_actions_feasible(sc, envs, n: int) -> None:
+    idx = np.arange(n) % files.n_of(envs)  # several random actions per environment
+    e = {k: v[idx] for k, v in envs.items()}
     param = sc.parameterization("efforts")
-    n = 300
     a = np.random.default_rng(0).uniform(-1, 1, (n, param.size(files.dims_of(sc, envs))))
-    e = {k: jnp.asarray(v[:n]) for k, v in envs.items()}
-    menus = jax.jit(jax.vmap(param.to_menu))(e, jnp.asarray(a))
-    assert cj.evaluate(sc, {k: v[:n] for k, v in envs.items()},
-                       {k: np.asarray(v) for k, v in menus.items()})["feasible"].all()
+    menus = jax.jit(jax.vmap(param.to_menu))({k: jnp.asarray(v) for k, v in e.items()}, jnp.asarray(a))
+    ev = cj.evaluate(sc, e, {k: np.asarray(v) for k, v in menus.items()})
+    assert ev["feasible"].all(), f"{sc.name}: {n - ev['feasible'].sum()} of {n} infeasible"
+
+
+@pytest.mark.parametrize(("name", "dims"), [("agent", {"K": 3}), ("twin", {"M": 3, "N": 3})])
+def test_repaired_maps_feasible_beyond_the_default_sizes(name, dims, x64):
+    """AGENT with 3 types (13 IIC cycles enumerated) and TWIN with 9 types (beyond the enumeration:
+    the bisection with the Floyd–Warshall cycle test): 2,000 random actions, all feasible."""
+    sc = cj.scenarios.get(name)
+    _random_actions_feasible(sc, cj.sample_envs(sc, 500, seed=4, dims=dims), 2000)
 
 
 def test_twin_repair_keeps_implementable_allocations_and_fixes_the_rest(x64):
