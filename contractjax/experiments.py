@@ -69,11 +69,16 @@ def _algos(names: Sequence[str], **extra: Mapping[str, Any]) -> dict[str, dict[s
     return out | {k: dict(v) for k, v in extra.items()}
 
 
+def _setting_panel(title: str, symbol: str, field: str, values: Sequence[float]) -> Panel:
+    """Diffusion SAC with one sampler setting at several values (each series its own model)."""
+    return Panel(title, {f"{symbol} = {v:g}": {"algo": "diffusion_sac", "sampler": {field: v}} for v in values})
+
+
 def _reference_points(values: Sequence[float], eut_label: str, eut: Mapping[str, float]) -> Panel:
     """Diffusion SAC under prospect theory at several reference points, and the expected-utility
     variant (the loss aversion ``eut`` set to 1 and ``U_ref = 0``: ``v(U) = U``)."""
-    series = {f"PT, U_ref = {v:g}": {"algo": "diffusion_sac", "sampler": {"U_ref": v}} for v in values}
-    return Panel("reference point", series | {eut_label: {"algo": "diffusion_sac", "sampler": {**eut, "U_ref": 0.0}}})
+    pt = _setting_panel("reference point", "PT, U_ref", "U_ref", values)
+    return Panel(pt.title, {**pt.series, eut_label: {"algo": "diffusion_sac", "sampler": {**eut, "U_ref": 0.0}}})
 
 
 _PAPER_ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", "amortized")
@@ -124,8 +129,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
     Experiment(
         "aigc-fig8", "AIGC (Wen et al.)", "Fig. 8a", "aigc",
         "smaller loss aversion η gives a higher reward, with the same convergence rate (U_ref = 200)",
-        (Panel("loss aversion", {f"η = {v:g}": {"algo": "diffusion_sac", "sampler": {"eta": v}}
-                                 for v in (0.25, 0.5, 1.0, 2.0)}),)),
+        (_setting_panel("loss aversion", "η", "eta", (0.25, 0.5, 1.0, 2.0)),)),
     Experiment(
         "twin-fig5", "TWIN (Zhong et al.)", "Fig. 5", "twin",
         "the diffusion policy is highest and most stable; PPO comparable but lower; greedy and random far below",
@@ -138,8 +142,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
     Experiment(
         "twin-fig7", "TWIN (Zhong et al.)", "Fig. 7", "twin",
         "larger loss aversion κ gives a lower reward, with the same convergence speed (U_ref = 10)",
-        (Panel("loss aversion", {f"κ = {v:g}": {"algo": "diffusion_sac", "sampler": {"kappa": v}}
-                                 for v in (0.25, 0.5, 1.0, 2.0)}),)),
+        (_setting_panel("loss aversion", "κ", "kappa", (0.25, 0.5, 1.0, 2.0)),)),
 ]}
 
 
@@ -190,8 +193,7 @@ def run(exp_id: str, out: str | Path, budget: str = "quick", seeds: int | None =
             rows += _series_rows(exp, p, panel.title, label, folder, results)
     table = _aggregate(rows)
     lines = _references(exp, outp)
-    text = _csv(table)
-    files.write_text(outp / f"{exp.id}.csv", text)
+    files.write_csv(outp / f"{exp.id}.csv", table)
     png = _plot(exp, table, lines, outp / f"{exp.id}.png", budget, seeds)
     final = _finals(table)
     summary = {"id": exp.id, "paper": exp.paper, "figure": exp.figure, "scenario": exp.scenario, "claim": exp.claim,
@@ -276,20 +278,19 @@ def _read_curves(path: Path) -> dict[str, list[dict[str, float]]]:
 
 
 def _aggregate(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± std over seeds per (panel, series, step)."""
-    keys = sorted({(r["panel"], r["panel_title"], r["series"], r["step"]) for r in rows},
-                  key=lambda k: (k[0], list(dict.fromkeys(r["series"] for r in rows)).index(k[2]), k[3]))
+    """Mean ± std over seeds per (panel, series, step), in the order the series were declared."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in sorted(rows, key=lambda r: (r["panel"], r["step"])):
+        groups.setdefault((r["panel"], r["panel_title"], r["series"], r["step"]), []).append(r)
+    order = list(dict.fromkeys(r["series"] for r in rows))
     out = []
-    for panel, title, series, step in keys:
-        sel = [r for r in rows if (r["panel"], r["series"], r["step"]) == (panel, series, step)]
+    for (panel, title, series, step), sel in sorted(groups.items(), key=lambda g: (g[0][0], order.index(g[0][2]),
+                                                                                   g[0][3])):
         u = np.array([r["utility"] for r in sel])
         out.append({"panel": panel, "panel_title": title, "series": series, "step": step, "seeds": len(sel),
-                    "utility_mean": float(u.mean()), "utility_std": float(u.std()),
-                    "gap_mean": float(np.mean([r["gap"] for r in sel])),
-                    "feasible_mean": float(np.mean([r["feasible"] for r in sel])),
-                    "oracle": float(np.mean([r["oracle"] for r in sel])),
-                    "complete_information": float(np.mean([r["complete_information"] for r in sel])),
-                    "random": float(np.mean([r["random"] for r in sel]))})
+                    "utility_mean": float(u.mean()), "utility_std": float(u.std())}
+                   | {f"{k}_mean" if k in ("gap", "feasible") else k: float(np.mean([r[k] for r in sel]))
+                      for k in ("gap", "feasible", "oracle", "complete_information", "random")})
     return out
 
 
@@ -319,16 +320,6 @@ def _references(exp: Experiment, out: Path) -> dict[str, float]:
         lines["greedy"] = float(np.mean(batch.evaluate(prog.scenario, envs,
                                                        batch.greedy_menus(prog.scenario, envs))["principal_utility"]))
     return lines
-
-
-def _csv(table: Sequence[Mapping[str, Any]]) -> str:
-    import csv
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(table[0]))
-    w.writeheader()
-    w.writerows(table)
-    return buf.getvalue()
 
 
 def _device() -> str:

@@ -12,10 +12,12 @@ the reader also accepts ``fields.q``.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from contractjax.domain import InputError
 from contractjax.scenarios import Scenario
 
 __all__ = ["InputError", "check_folder", "check_out", "load_envs", "load_menus", "read", "validate_envs", "write",
-           "write_bytes", "write_text"]
+           "write_bytes", "write_csv", "write_text"]
 
 GROUPS = ("fields", "menus", "slacks")
 
@@ -276,6 +278,16 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with _atomic(p) as fh:
         fh.write(data)
     return p
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Rows as CSV (columns: every key, in order of first appearance), replaced atomically."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    return write_text(path, buf.getvalue())
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

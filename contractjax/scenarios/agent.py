@@ -163,10 +163,9 @@ def payments(env: Env, menu: Menu) -> Menu:
     IIC): ``R¹_k = R¹_{k−1} + c (T¹_k − T¹_{k−1})/θ¹_k + (β/θ¹_k) Σ_j P[k, j] (w_{k−1, j} − w_{k, j})``
     where ``w_{m, j}`` is the second-period rent of type ``j`` in row ``m``."""
     c, E = unit_cost(env), fixed_cost(env)
-    th1, th2, T1, T2 = env["theta1"], env["theta2"], menu["T1"], menu["T2"]
-    R2 = E / th2[0] + jnp.cumsum(c * jnp.diff(T2, axis=1, prepend=0.0) / th2[None, :], axis=1)
-    m2 = {"T1": T1, "R1": T1, "T2": T2, "R2": R2}
-    w = jnp.diagonal(period2_tensor(env, m2), axis1=1, axis2=2)  # rents w[m, j]
+    th1, T1, T2 = env["theta1"], menu["T1"], menu["T2"]
+    R2 = _theorem2(env, T2)
+    w = _rents2(env, T2, R2)
     w_prev = jnp.concatenate([w[:1], w[:-1]])
     phi = env["beta"] / th1 * jnp.sum(env["P"] * (w_prev - w), axis=1)  # 0 for k = 1
     inc = c * jnp.diff(T1, prepend=0.0) / th1 + phi
@@ -338,8 +337,8 @@ DELTA_SHARE = 0.25
 
 
 def _rents2(env: Env, T2: Array, R2: Array) -> Array:
-    """Second-period rents ``w[m, j] = θ²_j R²_{m,j} − c T²_{m,j} − E`` of the truthful items."""
-    return env["theta2"][None, :] * R2 - unit_cost(env) * T2 - fixed_cost(env)
+    """Second-period rents ``w[m, j] = u2[m, j, j]`` of the truthful items (:func:`period2_tensor`)."""
+    return jnp.diagonal(period2_tensor(env, {"T2": T2, "R2": R2}), axis1=1, axis2=2)
 
 
 def _theorem2(env: Env, T2: Array) -> Array:
@@ -348,13 +347,17 @@ def _theorem2(env: Env, T2: Array) -> Array:
     return E / th2[0] + jnp.cumsum(c * jnp.diff(T2, axis=1, prepend=0.0) / th2[None, :], axis=1)
 
 
+def _unpaid1(env: Env, T1: Array) -> Array:
+    """Period-1 utilities before payment, ``u1[k, k']`` of :func:`period1_matrix` at ``R¹ = 0``."""
+    return period1_matrix(env, {"T1": T1, "R1": jnp.zeros_like(T1)})
+
+
 def _iic_cost(env: Env, T1: Array, w: Array) -> Array:
     """Period-1 reporting costs in payment units: a true type ``k`` reporting ``k'`` gets
     ``θ¹_k (R¹_{k'} − cost[k, k'])`` over both periods (eq. 37 with IC rows, so the deviator takes
-    its truthful item of row ``k'``), ``cost[k, k'] = (c T¹_{k'} + E − β Σ_j P[k, j] w[k', j]) / θ¹_k``;
-    linear in the allocation ``(T¹, w)``."""
-    c, E = unit_cost(env), fixed_cost(env)
-    return (c * T1[None, :] + E - env["beta"] * env["P"] @ w.T) / env["theta1"][:, None]
+    its truthful item of row ``k'``): ``cost = −(u1(R¹ = 0) + β P wᵀ) / θ¹``; linear in the
+    allocation ``(T¹, w)``."""
+    return -(_unpaid1(env, T1) + env["beta"] * env["P"] @ w.T) / env["theta1"][:, None]
 
 
 def _report_dependent(env: Env, T1: Array, T2: Array, delta: Array) -> Menu:
@@ -364,7 +367,7 @@ def _report_dependent(env: Env, T1: Array, T2: Array, delta: Array) -> Menu:
     whenever the period-1 allocation is implementable."""
     R2 = _theorem2(env, T2) + delta[:, None]
     cost = _iic_cost(env, T1, _rents2(env, T2, R2))
-    floor = (unit_cost(env) * T1 + fixed_cost(env)) / env["theta1"]
+    floor = -jnp.diagonal(_unpaid1(env, T1)) / env["theta1"]  # IR¹: θ¹_k R¹_k ≥ c T¹_k + E
     return {"T1": T1, "R1": core.minimal_payments(cost, floor), "T2": T2, "R2": R2}
 
 

@@ -112,7 +112,7 @@ class Config:
     alpha: float = traced(1e-3, "entropy temperature (initial value with auto_alpha)")
     target_entropy: float | None = traced(None, "auto_alpha target; default −action_dim", REAL)
     explore_std: float = traced(0.03, "exploration noise std (diffusion SAC: the chain's last step; the critic sees "
-                                "rewards smoothed by it, whose optimum is biased: 0.1 left 1.9 % on dt, 0.03 1.1 %)")
+                                "rewards smoothed by it, whose optimum is biased; README, 'What mattered')")
     target_noise: float = traced(0.2, "TD3 target policy smoothing std")
     noise_clip: float = traced(0.5, "TD3 target smoothing clip")
     clip_eps: float = traced(0.2, "PPO ratio clip", between(0.0, 1.0, open_lo=True, open_hi=True))
@@ -131,7 +131,7 @@ class Config:
     eval_chain: str = run("mean", "diffusion actor in evaluation and solve: mean (x_T = 0 and no noise in the "
                           "chain: deterministic) | sample (one stochastic chain per environment)", ("mean", "sample"))
     eval_actor: str = run("target", "actor parameters for evaluation and solve: target (Polyak average; Algorithm 1 "
-                          "of the DT journal paper; 1.93 % vs 2.03 % gap on dt, 1.66 % vs 2.21 % on twin) | online "
+                          "of the DT journal paper; scripts/eval_modes.py measures both) | online "
                           "(for runs not much longer than 1/tau updates, where the target still lags)",
                           ("online", "target"))
 

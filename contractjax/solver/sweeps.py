@@ -38,9 +38,7 @@ member's learning curve), ``runs/<member>/`` (a training folder that ``contractj
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import itertools
 import json
 import math
@@ -477,17 +475,6 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
     return rows
 
 
-def _write_table(out: Path, rows: Sequence[Mapping[str, Any]], name: str) -> None:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    text = io.StringIO()
-    w = csv.DictWriter(text, fieldnames=keys)
-    w.writeheader()
-    w.writerows(rows)
-    files.write_text(out / name, text.getvalue())
-
-
 def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = False, progress: bool = True,
           log: Log | None = None) -> list[dict[str, Any]]:
     """Run a sweep (a file or a dict of its fields); returns the result rows (``results.json``)."""
@@ -524,12 +511,12 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
         rows += run_group(plan, g, i, outp, resume, progress, log)
         release_compiled()  # a group's programs are not needed again; a long sweep would run out of mappings
     files.write_text(outp / "results.json", json.dumps(rows, indent=1))
-    _write_table(outp, rows, "results.csv")
+    files.write_csv(outp / "results.csv", rows)
     curves = []
     for g in plan.groups:
         path = outp / "groups" / g.name / "curves.jsonl"
         curves += [json.loads(ln) for ln in path.read_text().splitlines() if ln] if path.exists() else []
-    _write_table(outp, curves, "curves.csv")
+    files.write_csv(outp / "curves.csv", curves)
     for algo in dict.fromkeys(r["algo"] for r in rows):
         ok = [r for r in rows if r["algo"] == algo and r["status"] == "ok"]
         if ok:
