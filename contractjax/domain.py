@@ -80,19 +80,17 @@ def show(value: Any) -> str:
 
 
 def check_setting(source: str, name: str, value: Any, default: Any, interval: Interval) -> Any:
-    """A sampler setting, normalized: a number where the default is a number (the model holds it
-    fixed), a number or an ordered range ``(lo, hi)`` where the default is a range, one range or a
-    range per type (an even count of numbers, each pair ordered) where the default lists per-type
-    ranges. ``source`` names where the value came from (``--set``, ``config field 'sampler'``)."""
+    """A sampler setting, normalized: one number (held fixed) or an ordered range ``(lo, hi)``
+    (drawn per environment: a study's values learned by one policy) where the default is a number
+    or a range; one range or a range per type (an even count of numbers, each pair ordered) where
+    the default lists per-type ranges. ``source`` names where the value came from (``--set``,
+    ``config field 'sampler'``)."""
     per_type = isinstance(default, list)
-    ranged = per_type or isinstance(default, tuple)
     where = f"{source} {name}={show(value)}"
     flat = _numbers(value)
     if flat is None:
         raise InputError(f"{where}: give numbers, e.g. {name}={show(default)}")
-    if not ranged and len(flat) != 1:
-        raise InputError(f"{where}: {name} takes one number (the model holds it fixed), e.g. {name}={show(default)}")
-    if ranged and not per_type and len(flat) not in (1, 2):
+    if not per_type and len(flat) not in (1, 2):
         raise InputError(f"{where}: give one number or a range LO,HI, e.g. {name}={show(default)}")
     if per_type and len(flat) % 2 and len(flat) != 1:
         raise InputError(f"{where}: give one range LO,HI or one per type (LO1,HI1,LO2,HI2,...), "

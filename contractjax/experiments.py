@@ -44,13 +44,32 @@ ALGO_LABELS = {"diffusion_sac": "diffusion SAC", "diffusion_ddpg": "diffusion DD
                "td3": "TD3", "ppo": "PPO", "amortized": "amortized (exact gradient)"}
 
 
+VIEWS = ("curves", "bars", "lines", "contracts", "energy")
+
+
 @dataclasses.dataclass(frozen=True)
 class Panel:
     """One sweep and its plot: ``series`` maps a label to the member overrides that define it
-    (``algo`` and any Config fields, ``sampler`` settings included)."""
+    (``algo`` and any Config fields, ``sampler`` settings included).
+
+    ``view`` is what the plot shows: ``curves`` (held-out utility against training iterations),
+    or, from the trained policies evaluated after training at each of ``points`` (label ->
+    sampler settings of fresh held-out environments; one point of the training settings by
+    default), ``bars`` (principal's and agents' mean utility per series beside the oracle, complete
+    information and random menus), ``lines`` (the same against the setting ``x``, one line per
+    series and value of ``by``), ``contracts`` (the menus of ``states`` held-out environments by
+    type, beside the oracle's) or ``energy`` (training energy and CO₂, parameter counts and solve
+    time of the masked and the compact actor). ``reuse`` names an earlier panel whose trained
+    series this one evaluates instead of training its own."""
 
     title: str
     series: Mapping[str, Mapping[str, Any]]
+    view: str = "curves"
+    points: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: {"": {}})
+    x: str = ""
+    by: str = ""
+    states: int = 3
+    reuse: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +81,7 @@ class Experiment:
     claim: str
     panels: tuple[Panel, ...]
     references: tuple[str, ...] = ()  # extra baselines drawn as lines: "greedy" (TWIN)
+    notes: tuple[str, ...] = ()  # choices where the paper is silent (in the summary and docs/results.md)
 
 
 def _algos(names: Sequence[str], **extra: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -81,6 +101,18 @@ def _reference_points(values: Sequence[float], eut_label: str, eut: Mapping[str,
     return Panel(pt.title, {**pt.series, eut_label: {"algo": "diffusion_sac", "sampler": {**eut, "U_ref": 0.0}}})
 
 
+def _grid(x: str, xs: Sequence[float], by: str = "", bys: Sequence[float] = (),
+          fixed: Mapping[str, float] | None = None) -> dict[str, dict[str, float]]:
+    """Evaluation points: every value of ``x`` (for every value of ``by``), with ``fixed`` settings."""
+    out = {}
+    for b in bys or [None]:
+        for v in xs:
+            point = {x: float(v)} | ({by: float(b)} if by else {})
+            out[", ".join(f"{k} = {w:g}" for k, w in point.items())] = point | dict(fixed or {})
+    return out
+
+
+_EDMSAC = {"algo": "diffusion_sac", "pruning": "agent", "prune_rate": 0.5}
 _PAPER_ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", "amortized")
 
 EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
@@ -94,6 +126,23 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "diffusion SAC (vs PPO, SAC, diffusion SAC, diffusion DDPG)",
         (Panel("algorithms", _algos(_PAPER_ALGOS, **{"diffusion SAC, unpruned": {"algo": "diffusion_sac",
                                                                                    "pruning": "none"}})),)),
+    Experiment(
+        "dt-fig5", "DT (Wen et al., journal)", "Fig. 5", "dt",
+        "the proposed algorithm gives a higher (not the highest) DT-server utility and the highest mean IIoT-device "
+        "utility",
+        (Panel("utilities", {"diffusion SAC (pruned 10 %)": {"algo": "diffusion_sac", "prune_rate": 0.1},
+                             "diffusion SAC, unpruned": {"algo": "diffusion_sac", "pruning": "none"},
+                             **_algos(("diffusion_ddpg", "sac", "ppo"))}, view="bars"),)),
+    Experiment(
+        "dt-fig6", "DT (Wen et al., journal)", "Fig. 6", "dt",
+        "pruning 10 % of the channels lowers training emissions (about 0.38 g; 99 % less than diffusion SAC) at a "
+        "similar final reward",
+        (Panel("environmental impact", {"pruned 10 %": {"algo": "diffusion_sac", "prune_rate": 0.1},
+                                        "unpruned": {"algo": "diffusion_sac", "pruning": "none"}}, view="energy"),),
+        notes=("each series trains alone (its own compiled population), so CodeCarbon measures it alone; the energy "
+               "per member is the group's divided by its members",
+               "pruning is a mask of static shape: training does the same arithmetic pruned or not; the compact "
+               "actor (pruned neurons dropped) is what solves faster")),
     Experiment(
         "dt-fig7", "DT (Wen et al., journal)", "Fig. 7", "dt",
         "(a) the VP schedule gives the highest reward; (b) higher pruning rates (10/30/50 %) converge more slowly "
@@ -112,7 +161,29 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "(a) higher pruning rates (30/50/70 %) converge faster to a higher reward; (b) denoising steps 3/6/12",
         (Panel("pruning rate", {f"{int(100 * r)} %": {"algo": "diffusion_sac", "pruning": "agent", "prune_rate": r}
                                 for r in (0.3, 0.5, 0.7)}),
-         Panel("denoising steps", {f"T = {t}": {"algo": "diffusion_sac", "denoise_steps": t} for t in (3, 6, 12)}))),
+         Panel("denoising steps", {f"T = {t}": _EDMSAC | {"denoise_steps": t} for t in (3, 6, 12)}),
+         Panel("learning rates", {"actor 2e-7, critic 2e-6": _EDMSAC | {"actor_lr": 2e-7, "critic_lr": 2e-6},
+                                  "both 1e-4": _EDMSAC | {"actor_lr": 1e-4, "critic_lr": 1e-4}})),
+        notes=("panels (b) and (c) use EDMSAC at the 50 % pruning rate of Fig. 8 (the paper does not state them)",)),
+    Experiment(
+        "agent-fig8", "AGENT (Wen et al.)", "Fig. 8", "agent",
+        "higher types get more training rounds and higher rewards in both periods (Lemmas 1–2 and 7–8)",
+        (Panel("contracts under three network states", {"EDMSAC": _EDMSAC | {"denoise_steps": 6}}, view="contracts"),),
+        notes=("the three network states are the first three held-out environments (the paper does not define them)",
+               "learning rates are the budget's: 2e-7 / 2e-6 barely move in a quick budget (agent-fig7, panel c)")),
+    Experiment(
+        "agent-fig9", "AGENT (Wen et al.)", "Fig. 9", "agent",
+        "the proposed dynamic contract is best; dynamic schemes beat static ones; profit rises with N, α and β",
+        (Panel("profit vs N (static schemes: β = 0)", {"EDMSAC over N, α, β": _EDMSAC | {
+            "sampler": {"N": (3.0, 18.0), "alpha": (200.0, 250.0), "beta": (0.0, 1.0)}}}, view="lines",
+            points=_grid("N", (3, 6, 12, 18), "beta", (0.0, 0.5, 1.0), {"alpha": 200.0}), x="N", by="beta"),
+         Panel("profit vs β and α (N = 6)", {"EDMSAC over N, α, β": {}}, view="lines",
+               points=_grid("beta", (0.0, 0.25, 0.5, 0.75, 1.0), "alpha", (200.0, 250.0), {"N": 6.0}), x="beta",
+               by="alpha", reuse=0)),
+        notes=("one policy is trained over N in 3..18, α in [200, 250] and β in [0, 1] (all in its state) and "
+               "evaluated at each point",
+               "schemes (SPEC): dynamic = β > 0, static = β = 0; the random schemes are random feasible menus "
+               "(dash-dot) at the same β")),
     Experiment(
         "aigc-fig4", "AIGC (Wen et al.)", "Fig. 4", "aigc",
         "complete information > the learned contract > a random policy (U_ref = 200, η = 0.5)",
@@ -122,14 +193,29 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "diffusion SAC ends significantly higher than PPO and SAC (final test rewards 31,960 / 24,608 / 1,258)",
         (Panel("algorithms", _algos(("diffusion_sac", "ppo", "sac"))),)),
     Experiment(
+        "aigc-fig6", "AIGC (Wen et al.)", "Fig. 6", "aigc",
+        "higher types get higher rewards and latency requirements (Lemmas 1–2); client utility: diffusion 1,246.44 > "
+        "PPO 685.94 > SAC 193.47 (SAC stuck with identical type-2 variables)",
+        (Panel("contracts at U_ref = 250", {label: over | {"sampler": {"U_ref": 250.0}} for label, over in
+                                            _algos(("diffusion_sac", "ppo", "sac")).items()},
+               view="contracts", states=1),),
+        notes=("the given state is the first held-out environment",)),
+    Experiment(
         "aigc-fig7", "AIGC (Wen et al.)", "Fig. 7", "aigc",
         "the expected-utility (EUT) solution is always higher but impractical; a lower reference point U_ref is "
         "better (η = 0.5)",
-        (_reference_points((100.0, 200.0, 300.0), "EUT (η = 1, U_ref = 0)", {"eta": 1.0}),)),
+        (_reference_points((100.0, 200.0, 300.0), "EUT (η = 1, U_ref = 0)", {"eta": 1.0}),),
+        notes=("U_ref values 100, 200, 300 are a choice (not stated)",)),
     Experiment(
-        "aigc-fig8", "AIGC (Wen et al.)", "Fig. 8a", "aigc",
-        "smaller loss aversion η gives a higher reward, with the same convergence rate (U_ref = 200)",
-        (_setting_panel("loss aversion", "η", "eta", (0.25, 0.5, 1.0, 2.0)),)),
+        "aigc-fig8", "AIGC (Wen et al.)", "Fig. 8", "aigc",
+        "(a) smaller loss aversion η gives a higher reward, with the same convergence rate (U_ref = 200); (b) the "
+        "client's utility falls as η and U_ref rise while the mean ASP utility stays stable",
+        (_setting_panel("loss aversion", "η", "eta", (0.25, 0.5, 1.0, 2.0)),
+         Panel("utilities vs U_ref and η", {"diffusion SAC over U_ref, η": {
+             "algo": "diffusion_sac", "sampler": {"U_ref": (100.0, 300.0), "eta": (0.25, 2.0)}}}, view="lines",
+             points=_grid("U_ref", (100, 150, 200, 250, 300), "eta", (0.25, 0.5, 1.0, 2.0)), x="U_ref", by="eta")),
+        notes=("η values 0.25, 0.5, 1, 2 and U_ref 100–300 are choices (not stated)",
+               "(b): one policy trained over U_ref in [100, 300] and η in [0.25, 2] (both in its state)")),
     Experiment(
         "twin-fig5", "TWIN (Zhong et al.)", "Fig. 5", "twin",
         "the diffusion policy is highest and most stable; PPO comparable but lower; greedy and random far below",
@@ -138,11 +224,33 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "twin-fig6", "TWIN (Zhong et al.)", "Fig. 6", "twin",
         "the expected-utility (EUT) solution is always higher (but impractical); the reward falls as U_ref rises "
         "(κ = 0.5)",
-        (_reference_points((0.0, 10.0, 20.0), "EUT (κ = 1, U_ref = 0)", {"kappa": 1.0}),)),
+        (_reference_points((0.0, 10.0, 20.0), "EUT (κ = 1, U_ref = 0)", {"kappa": 1.0}),),
+        notes=("U_ref values 0, 10, 20 are a choice (not stated)",)),
     Experiment(
         "twin-fig7", "TWIN (Zhong et al.)", "Fig. 7", "twin",
         "larger loss aversion κ gives a lower reward, with the same convergence speed (U_ref = 10)",
-        (_setting_panel("loss aversion", "κ", "kappa", (0.25, 0.5, 1.0, 2.0)),)),
+        (_setting_panel("loss aversion", "κ", "kappa", (0.25, 0.5, 1.0, 2.0)),),
+        notes=("κ values are a choice (not stated)",)),
+    Experiment(
+        "twin-fig8", "TWIN (Zhong et al.)", "Fig. 8", "twin",
+        "every algorithm declines as U_ref rises, and the diffusion policy is always the largest",
+        (Panel("algorithms vs reference point", {label: over | {"sampler": {"U_ref": (0.0, 20.0)}} for label, over in
+                                                 _algos(("diffusion_sac", "sac", "ppo")).items()},
+               view="lines", points=_grid("U_ref", (0, 5, 10, 15, 20)), x="U_ref"),), references=("greedy",),
+        notes=("each algorithm is trained once over U_ref in [0, 20] (in its state), κ = 0.5",)),
+    Experiment(
+        "twin-fig9", "TWIN (Zhong et al.)", "Fig. 9", "twin",
+        "the AV's reward falls as κ and as U_ref rise; the mean RSU utility is stable across κ at a fixed U_ref",
+        (Panel("AV reward and mean RSU utility vs U_ref and κ", {"diffusion SAC over U_ref, κ": {
+            "algo": "diffusion_sac", "sampler": {"U_ref": (0.0, 20.0), "kappa": (0.25, 2.0)}}}, view="lines",
+            points=_grid("U_ref", (0, 10, 20), "kappa", (0.25, 0.5, 1.0, 2.0)), x="U_ref", by="kappa"),),
+        notes=("one policy trained over U_ref in [0, 20] and κ in [0.25, 2] (both in its state)",)),
+    Experiment(
+        "twin-fig10", "TWIN (Zhong et al.)", "Fig. 10", "twin",
+        "contract items (b, f, R) increase with the type (Lemma 1); the best type's utility is the largest (Lemma 2)",
+        (Panel("contracts and utilities under three states", {"diffusion SAC": {"algo": "diffusion_sac"}},
+               view="contracts"),),
+        notes=("the three states are the first three held-out environments (the paper does not list them)",)),
 ]}
 
 
@@ -163,6 +271,9 @@ def panel_sweeps(exp: Experiment, budget: str, seeds: int) -> list[dict[str, Any
     b = BUDGETS[budget]
     out = []
     for panel in exp.panels:
+        if panel.reuse is not None:  # evaluates an earlier panel's trained series
+            out.append(out[panel.reuse])
+            continue
         out.append({label: {"scenario": exp.scenario, "algos": [over["algo"]], "preset": b["preset"],
                             "seeds": seeds, "set": dict(b["set"]) | {k: v for k, v in over.items() if k != "algo"}}
                     for label, over in panel.series.items()})
@@ -182,24 +293,46 @@ def run(exp_id: str, out: str | Path, budget: str = "quick", seeds: int | None =
         raise InputError(f"--out '{outp}' already holds files; pass --resume or choose a new folder")
     _figure_backend()
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
-    rows: list[dict[str, Any]] = []
+    trained: list[dict[str, tuple[Path, list[dict[str, Any]]]]] = []
     for p, (panel, spec) in enumerate(zip(exp.panels, specs, strict=True)):
+        if panel.reuse is not None:
+            trained.append(trained[panel.reuse])
+            continue
+        trained.append({})
         for s, (label, one) in enumerate(spec.items()):
             log(f"[{exp.id}] panel '{panel.title}', series '{label}' ({seeds} seed(s), {budget} budget)")
             folder = outp / "panels" / f"{p}-{s}"
             done = folder / "results.json"
             results = (json.loads(done.read_text()) if resume and done.is_file()
                        else sweep(one, folder, resume=resume and folder.exists(), progress=progress, log=log))
-            rows += _series_rows(exp, p, panel.title, label, folder, results)
-    table = _aggregate(rows)
-    lines = _references(exp, outp)
-    files.write_csv(outp / f"{exp.id}.csv", table)
-    png = _plot(exp, table, lines, outp / f"{exp.id}.png", budget, seeds)
-    final = _finals(table)
+            trained[p][label] = (folder, results)
+    curves: list[dict[str, Any]] = []
+    finals: list[dict[str, Any]] = []
+    extra: dict[str, list[dict[str, Any]]] = {}
+    for p, panel in enumerate(exp.panels):
+        if panel.view == "curves":
+            for label, (folder, results) in trained[p].items():
+                curves += _series_rows(exp, p, panel.title, label, folder, results)
+        else:
+            log(f"[{exp.id}] panel '{panel.title}': evaluating the trained policies beside the oracle")
+            rows, more = _evaluate(exp, p, panel, trained[p], budget)
+            finals += rows
+            for k, v in more.items():
+                extra.setdefault(k, []).extend(v)
+    table = _aggregate(curves) if curves else []
+    final_table = _aggregate_finals(finals)
+    lines = _references(exp, outp) if curves else {}
+    files.write_csv(outp / f"{exp.id}.csv", table + final_table)
+    for name, rows in extra.items():
+        files.write_csv(outp / f"{exp.id}-{name}.csv", rows)
+    png = _plot(exp, table, final_table, extra, lines, outp / f"{exp.id}.png", budget, seeds)
     summary = {"id": exp.id, "paper": exp.paper, "figure": exp.figure, "scenario": exp.scenario, "claim": exp.claim,
-               "budget": budget, "seeds": seeds, "series": final, "references": lines,
+               "budget": budget, "seeds": seeds, "series": _finals(table) + _final_points(final_table),
+               "references": lines, "notes": list(exp.notes),
                "command": f"contractjax reproduce {exp.id} --budget {budget} --seeds {seeds} --out {outp}",
                "device": _device(), "date": datetime.date.today().isoformat(), "figure_file": png.name}
+    if "energy" in extra:
+        summary["energy"] = extra["energy"]
     files.write_text(outp / "summary.json", json.dumps(summary, indent=1))
     return summary
 
@@ -262,6 +395,130 @@ def _series_rows(exp: Experiment, panel: int, title: str, label: str, folder: Pa
                          "complete_information": b["complete_information"]["principal_utility"],
                          "random": b["random"]["principal_utility"]})
     return rows
+
+
+def _evaluate(exp: Experiment, p: int, panel: Panel, trained: Mapping[str, tuple[Path, Sequence[Mapping[str, Any]]]],
+              budget: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Every trained member of a panel on fresh held-out environments at each of the panel's
+    points, beside the oracle, complete-information and random menus (and TWIN's greedy one)."""
+    from contractjax import batch
+    from contractjax.solver.policy import load
+    from contractjax.solver.program import for_config
+    from contractjax.solver.training import eval_seed
+
+    first_folder, first_results = next(iter(trained.values()))
+    first = load(first_folder / first_results[0]["run"])
+    prog = for_config(first.config)
+    rows: list[dict[str, Any]] = []
+    extra: dict[str, list[dict[str, Any]]] = {}
+    policies = {label: [(r, load(folder / r["run"])) for r in results] for label, (folder, results) in trained.items()}
+    for point, settings in panel.points.items():
+        envs = batch.sample_envs(prog.scenario, first.config.eval_envs, eval_seed(first.config), prog.dims,
+                                 {**prog.sampler, **settings})
+        menus = {"oracle": batch.oracle(prog.scenario, envs), "complete information":
+                 batch.oracle(prog.scenario, envs, "complete"), "random": batch.random_menus(prog.scenario, envs)}
+        if "greedy" in exp.references:
+            menus["greedy"] = batch.greedy_menus(prog.scenario, envs)
+        reports = {k: batch.evaluate(prog.scenario, envs, m) for k, m in menus.items()}
+        refs = {"oracle": reports["oracle"], "complete_information": reports["complete information"]}
+        ref_cols = {}
+        for k, rep in reports.items():
+            name = k.replace(" ", "_")
+            ref_cols[name] = float(np.mean(rep["principal_utility"]))
+            ref_cols[f"{name}_agents"] = float(np.mean(rep["agents_utility"]))
+        for label, members in policies.items():
+            for i, (res, pol) in enumerate(members):
+                learned = pol.menus(envs)
+                summ = batch.summary(batch.evaluate(prog.scenario, envs, learned), refs)
+                rows.append({"panel": p, "panel_title": panel.title, "view": panel.view, "point": point, **settings,
+                             "series": label, "seed": res["seed"], "utility": summ["principal_utility"],
+                             "agents_utility": summ["agents_utility"], "gap": summ["gap"],
+                             "feasible": summ["feasible"]} | ref_cols)
+                if panel.view == "contracts" and i == 0:
+                    menus[label] = learned
+                if panel.view == "energy":
+                    extra.setdefault("energy", []).append(_energy_row(label, res, pol, envs, budget))
+        if panel.view == "contracts":
+            extra.setdefault("contracts", []).extend(
+                _contract_rows(prog.scenario, envs, {k: m for k, m in menus.items() if k != "random"}, panel.states,
+                               point))
+    return rows, extra
+
+
+def _contract_rows(sc: Any, envs: Mapping[str, np.ndarray], menus: Mapping[str, Mapping[str, np.ndarray]],
+                   states: int, point: str) -> list[dict[str, Any]]:
+    """The menus of the first ``states`` environments, one row per (state, scheme, field, type),
+    with each type's own utility (its IR slack) and the principal's utility."""
+    from contractjax import batch
+
+    rows = []
+    n = min(states, len(next(iter(envs.values()))))
+    one = {k: v[:n] for k, v in envs.items()}
+    for scheme, menu in menus.items():
+        m = {k: np.asarray(v)[:n] for k, v in menu.items()}
+        rep = batch.evaluate(sc, one, m)
+        own = {k: v for k, v in rep["slacks"].items() if k.startswith("IR")}
+        for e in range(n):
+            base = {"point": point, "state": e, "scheme": scheme}
+            rows.append(base | {"quantity": "principal's utility", "type": "", "value": float(rep["principal_utility"][e])})
+            for field, value in list(m.items()) + [(f"utility ({k})", v) for k, v in own.items()]:
+                arr = np.asarray(value[e])
+                for idx in np.ndindex(arr.shape):
+                    rows.append(base | {"quantity": field, "type": ",".join(str(i + 1) for i in idx),
+                                        "value": float(arr[idx])})
+    return rows
+
+
+def _energy_row(label: str, res: Mapping[str, Any], pol: Any, envs: Mapping[str, np.ndarray],
+                budget: str) -> dict[str, Any]:
+    """Training energy of the member's group (CodeCarbon; or why it is missing), the actor's
+    parameter counts and the solve time per environment of the masked and the compact actor."""
+    import time
+
+    n = 64 if budget == "tiny" else 20_000
+    reps = -(-n // len(next(iter(envs.values()))))
+    big = {k: np.concatenate([v] * reps)[:n] for k, v in envs.items()}
+    times = {}
+    for name, p in (("masked", pol), ("compact", pol.compact())):
+        p.menus(big)  # compile
+        t0 = time.perf_counter()
+        for _ in range(3):
+            p.menus(big)
+        times[f"solve_us_per_env_{name}"] = 1e6 * (time.perf_counter() - t0) / (3 * n)
+    row = {"series": label, "seed": res["seed"], **{f"params_{k}": v for k, v in pol.parameter_counts().items()},
+           **times, "solve_envs": n}
+    members = max(int(res.get("group_members") or 1), 1)
+    for k in ("group_energy_kwh", "group_co2_kg"):  # the group's measurement, shared by its members
+        if res.get(k) not in (None, ""):
+            row[k.removeprefix("group_")] = float(res[k]) / members
+    for k in ("group_country", "group_grid_kg_per_kwh", "group_cpu_mode", "group_energy_device",
+              "group_energy_missing", "wall_s"):
+        if res.get(k) not in (None, ""):
+            row[k.removeprefix("group_")] = res[k]
+    return row
+
+
+def _aggregate_finals(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± std over seeds per (panel, point, series) of the post-training evaluation."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["panel"], r["point"], r["series"]), []).append(r)
+    out = []
+    for sel in groups.values():
+        head = {k: v for k, v in sel[0].items() if k not in ("seed", "utility", "agents_utility", "gap", "feasible")}
+        u, a = np.array([r["utility"] for r in sel]), np.array([r["agents_utility"] for r in sel])
+        out.append(head | {"seeds": len(sel), "utility_mean": float(u.mean()), "utility_std": float(u.std()),
+                           "agents_mean": float(a.mean()), "agents_std": float(a.std()),
+                           "gap_mean": float(np.mean([r["gap"] for r in sel])),
+                           "feasible_mean": float(np.mean([r["feasible"] for r in sel]))})
+    return out
+
+
+def _final_points(table: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"panel": r["panel_title"] + (f" ({r['point']})" if r["point"] else ""), "series": r["series"],
+             "utility": r["utility_mean"], "utility_std": r["utility_std"], "agents_utility": r["agents_mean"],
+             "gap": r["gap_mean"], "feasible": r["feasible_mean"], "oracle": r["oracle"],
+             "complete_information": r["complete_information"], "random": r["random"]} for r in table]
 
 
 def _read_curves(path: Path) -> dict[str, list[dict[str, float]]]:
@@ -340,46 +597,195 @@ def _figure_backend() -> None:
     matplotlib.use("Agg")
 
 
-def _plot(exp: Experiment, table: Sequence[Mapping[str, Any]], lines: Mapping[str, float], path: Path,
-          budget: str, seeds: int) -> Path:
+def _plot(exp: Experiment, table: Sequence[Mapping[str, Any]], finals: Sequence[Mapping[str, Any]],
+          extra: Mapping[str, Sequence[Mapping[str, Any]]], lines: Mapping[str, float], path: Path, budget: str,
+          seeds: int) -> Path:
+    """One figure, one row of axes per panel (a grid of states × quantities for ``contracts``)."""
     import matplotlib.pyplot as plt
 
-    n = len(exp.panels)
-    fig, axes = plt.subplots(1, n, figsize=(6.4 * n, 4.6), squeeze=False)
-    for p, ax in enumerate(axes[0]):
-        rows = [r for r in table if r["panel"] == p]
-        series = list(dict.fromkeys(r["series"] for r in rows))
-        refs = {(r["oracle"], r["complete_information"]) for r in rows}
-        shared = len({(round(o, 6), round(c, 6)) for o, c in refs}) == 1
-        for i, s in enumerate(series):
-            pts = [r for r in rows if r["series"] == s]
-            x = np.array([r["step"] for r in pts])
-            m = np.array([r["utility_mean"] for r in pts])
-            sd = np.array([r["utility_std"] for r in pts])
-            color = f"C{i}"
-            ax.plot(x, m, color=color, label=f"{s} (gap {100 * pts[-1]['gap_mean']:.2f} %)")
-            ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
-            if not shared:
-                ax.axhline(pts[-1]["oracle"], color=color, ls="--", lw=1)
-                ax.axhline(pts[-1]["complete_information"], color=color, ls=":", lw=1)
-        if shared and rows:
-            ax.axhline(rows[0]["oracle"], color="k", ls="--", lw=1.2, label="oracle (exact optimum)")
-            ax.axhline(rows[0]["complete_information"], color="k", ls=":", lw=1.2, label="complete information")
-            ax.axhline(rows[0]["random"], color="0.5", ls="-.", lw=1, label="random feasible menus")
-        elif rows:
-            ax.plot([], [], color="k", ls="--", label="oracle (per series, dashed)")
-            ax.plot([], [], color="k", ls=":", label="complete information (per series, dotted)")
-        for j, (name, value) in enumerate(lines.items()):
-            ax.axhline(value, color=f"C{len(series) + j}", ls="-.", lw=1, label=f"{name} contract")
-        ax.set_xlabel("training iterations")
-        ax.set_ylabel(f"principal's utility ({exp.scenario}, mean over held-out environments)")
-        ax.set_title(f"{exp.paper} {exp.figure}: {exp.panels[p].title}")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"{exp.id} — {budget} budget, mean ± std over {seeds} seed(s)", fontsize=9)
-    fig.tight_layout()
+    shapes = [_panel_shape(panel, extra) for panel in exp.panels]
+    height = sum(4.4 * r for r, _ in shapes)
+    width = max(5.6 * c if exp.panels[p].view != "contracts" else 3.2 * c for p, (_, c) in enumerate(shapes))
+    fig = plt.figure(figsize=(max(width, 7.0), height + 0.4), layout="constrained")
+    subs = fig.subfigures(len(exp.panels), 1, squeeze=False, height_ratios=[r for r, _ in shapes])[:, 0]
+    for p, (panel, sub, (r, c)) in enumerate(zip(exp.panels, subs, shapes, strict=True)):
+        axes = sub.subplots(r, c, squeeze=False)
+        sub.suptitle(f"{exp.paper} {exp.figure}: {panel.title}", fontsize=10)
+        rows = [x for x in (table if panel.view == "curves" else finals) if x["panel"] == p]
+        if panel.view == "curves":
+            _plot_curves(exp, axes[0, 0], rows, lines)
+        elif panel.view == "bars":
+            _plot_bars(exp, axes[0], rows)
+        elif panel.view == "lines":
+            _plot_lines(exp, panel, axes[0], rows)
+        elif panel.view == "contracts":
+            _plot_contracts(exp, axes, [x for x in extra["contracts"] if x["point"] in panel.points])
+        else:
+            _plot_energy(axes[0], rows, extra["energy"])
+    fig.suptitle(f"{exp.id}: {budget} budget, mean ± std over {seeds} seed(s); oracle = exact optimum", fontsize=9)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     files.write_bytes(path, buf.getvalue())
     return path
+
+
+def _panel_shape(panel: Panel, extra: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[int, int]:
+    if panel.view == "curves":
+        return 1, 1
+    if panel.view == "contracts":
+        quantities = dict.fromkeys(x["quantity"] for x in extra.get("contracts", []) if x["point"] in panel.points)
+        return panel.states, len(quantities)
+    return 1, 4 if panel.view == "energy" else 2
+
+
+def _ylabel(exp: Experiment, agents: bool = False) -> str:
+    who = {"dt": ("DT server", "IIoT device"), "agent": ("cloud server", "edge server"),
+           "aigc": ("client", "ASP"), "twin": ("AV", "RSU")}[exp.scenario]
+    return f"{who[1]}'s mean utility (type-weighted)" if agents else f"{who[0]}'s utility (mean over held-out envs)"
+
+
+def _plot_curves(exp: Experiment, ax: Any, rows: Sequence[Mapping[str, Any]], lines: Mapping[str, float]) -> None:
+    series = list(dict.fromkeys(r["series"] for r in rows))
+    refs = {(round(r["oracle"], 6), round(r["complete_information"], 6)) for r in rows}
+    shared = len(refs) == 1
+    for i, s in enumerate(series):
+        pts = [r for r in rows if r["series"] == s]
+        x = np.array([r["step"] for r in pts])
+        m = np.array([r["utility_mean"] for r in pts])
+        sd = np.array([r["utility_std"] for r in pts])
+        ax.plot(x, m, color=f"C{i}", label=f"{s} (gap {100 * pts[-1]['gap_mean']:.2f} %)")
+        ax.fill_between(x, m - sd, m + sd, color=f"C{i}", alpha=0.2)
+        if not shared:
+            ax.axhline(pts[-1]["oracle"], color=f"C{i}", ls="--", lw=1)
+            ax.axhline(pts[-1]["complete_information"], color=f"C{i}", ls=":", lw=1)
+    if shared and rows:
+        ax.axhline(rows[0]["oracle"], color="k", ls="--", lw=1.2, label="oracle (exact optimum)")
+        ax.axhline(rows[0]["complete_information"], color="k", ls=":", lw=1.2, label="complete information")
+        ax.axhline(rows[0]["random"], color="0.5", ls="-.", lw=1, label="random feasible menus")
+    elif rows:
+        ax.plot([], [], color="k", ls="--", label="oracle (per series, dashed)")
+        ax.plot([], [], color="k", ls=":", label="complete information (per series, dotted)")
+    for j, (name, value) in enumerate(lines.items()):
+        ax.axhline(value, color=f"C{len(series) + j}", ls="-.", lw=1, label=f"{name} contract")
+    ax.set_xlabel("training iterations")
+    ax.set_ylabel(_ylabel(exp))
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+
+
+def _references_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [k for k in ("oracle", "complete_information", "random", "greedy") if rows and k in rows[0]]
+
+
+def _plot_bars(exp: Experiment, axes: Sequence[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+    refs = _references_of(rows)
+    for ax, agents in zip(axes, (False, True), strict=True):
+        labels = [r["series"] for r in rows] + [k.replace("_", " ") for k in refs]
+        mean = ([r["agents_mean" if agents else "utility_mean"] for r in rows]
+                + [rows[0][f"{k}_agents" if agents else k] for k in refs])
+        std = [r["agents_std" if agents else "utility_std"] for r in rows] + [0.0] * len(refs)
+        colors = [f"C{i}" for i in range(len(rows))] + ["k", "0.35", "0.6", "0.8"][:len(refs)]
+        ax.bar(range(len(labels)), mean, yerr=std, color=colors, capsize=3)
+        ax.axhline(rows[0]["oracle_agents" if agents else "oracle"], color="k", ls="--", lw=1, label="oracle")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel(_ylabel(exp, agents))
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, axis="y")
+
+
+def _plot_lines(exp: Experiment, panel: Panel, axes: Sequence[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+    groups = list(dict.fromkeys((r["series"], r.get(panel.by)) for r in rows))
+    shown_refs: set[tuple[str, Any]] = set()
+    for ax, agents in zip(axes, (False, True), strict=True):
+        for i, (series, by) in enumerate(groups):
+            pts = sorted((r for r in rows if r["series"] == series and r.get(panel.by) == by), key=lambda r: r[panel.x])
+            x = np.array([r[panel.x] for r in pts])
+            m = np.array([r["agents_mean" if agents else "utility_mean"] for r in pts])
+            sd = np.array([r["agents_std" if agents else "utility_std"] for r in pts])
+            tag = f"{series}" + (f", {panel.by} = {by:g}" if panel.by else "")
+            ax.plot(x, m, "o-", color=f"C{i}", label=tag)
+            ax.fill_between(x, m - sd, m + sd, color=f"C{i}", alpha=0.2)
+            if (by, agents) in shown_refs and not panel.by:
+                continue
+            shown_refs.add((by, agents))
+            for k, ls in (("oracle", "--"), ("random", "-."), ("greedy", (0, (1, 1)))):
+                if k in pts[0]:
+                    ax.plot(x, [r[f"{k}_agents" if agents else k] for r in pts], ls=ls, lw=1,
+                            color=f"C{i}" if panel.by else "k", label=f"{k}" + (f", {panel.by} = {by:g}"
+                                                                                  if panel.by else ""))
+        ax.set_xlabel(_SETTING_LABELS.get(panel.x, panel.x))
+        ax.set_ylabel(_ylabel(exp, agents))
+        ax.legend(fontsize=6)
+        ax.grid(alpha=0.3)
+
+
+def _plot_contracts(exp: Experiment, axes: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    quantities = list(dict.fromkeys(r["quantity"] for r in rows))
+    schemes = list(dict.fromkeys(r["scheme"] for r in rows))
+    for e in range(axes.shape[0]):
+        for q, quantity in enumerate(quantities):
+            ax = axes[e, q]
+            sel = [r for r in rows if r["state"] == e and r["quantity"] == quantity]
+            types = list(dict.fromkeys(r["type"] for r in sel))
+            width = 0.8 / max(len(schemes), 1)
+            for j, scheme in enumerate(schemes):
+                vals = {r["type"]: r["value"] for r in sel if r["scheme"] == scheme}
+                color = {"oracle": "k", "complete information": "0.6"}.get(scheme, f"C{j}")
+                ax.bar(np.arange(len(types)) + (j - (len(schemes) - 1) / 2) * width,
+                       [vals.get(t, np.nan) for t in types], width, color=color, label=scheme)
+            ax.set_xticks(range(len(types)), [f"type {t}" if t else "" for t in types], fontsize=7)
+            ax.set_title(f"state {e + 1}: {quantity}", fontsize=8)
+            ax.grid(alpha=0.3, axis="y")
+            if q == 0:
+                ax.set_ylabel(_ylabel(exp))
+            if e == 0 and q == len(quantities) - 1:
+                ax.legend(fontsize=6)
+
+
+def _plot_energy(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]], energy: Sequence[Mapping[str, Any]]) -> None:
+    series = list(dict.fromkeys(r["series"] for r in energy))
+    colors = [f"C{i}" for i in range(len(series))]
+
+    def per(key: str) -> tuple[list[float], list[float]]:
+        vals = [[float(r[key]) for r in energy if r["series"] == s and r.get(key) not in (None, "")] for s in series]
+        return [float(np.mean(v)) if v else np.nan for v in vals], [float(np.std(v)) if v else 0.0 for v in vals]
+
+    e, _ = per("energy_kwh")
+    c, _ = per("co2_kg")
+    ax = axes[0]
+    if np.all(np.isnan(e)):
+        why = next((r["energy_missing"] for r in energy if r.get("energy_missing")), "not measured")
+        ax.text(0.5, 0.5, f"energy not measured:\n{why}", ha="center", va="center", fontsize=7, wrap=True)
+    else:
+        x = np.arange(len(series))
+        ax.bar(x - 0.2, 1e3 * np.array(e), 0.4, color=colors, label="electricity (Wh)")
+        ax.bar(x + 0.2, 1e3 * np.array(c), 0.4, color=colors, hatch="//", alpha=0.6, label="CO₂ (g)")
+        ax.set_xticks(x, series, fontsize=7)
+        ax.legend(fontsize=7)
+    ax.set_ylabel("training electricity (Wh) and CO₂ (g), CodeCarbon")
+    ax = axes[1]
+    ax.bar(range(len(rows)), [r["utility_mean"] for r in rows], yerr=[r["utility_std"] for r in rows],
+           color=colors[:len(rows)], capsize=3)
+    ax.axhline(rows[0]["oracle"], color="k", ls="--", lw=1, label="oracle")
+    ax.set_xticks(range(len(rows)), [r["series"] for r in rows], fontsize=7)
+    ax.set_ylabel("final utility (mean over held-out envs)")
+    ax.legend(fontsize=7)
+    for ax, keys, unit in ((axes[2], ("params_full", "params_active", "params_compact"), "actor parameters"),
+                           (axes[3], ("solve_us_per_env_masked", "solve_us_per_env_compact"),
+                            "solve time per environment (µs)")):
+        width = 0.8 / len(keys)
+        for j, key in enumerate(keys):
+            m, sd = per(key)
+            ax.bar(np.arange(len(series)) + (j - (len(keys) - 1) / 2) * width, m, width, yerr=sd, capsize=2,
+                   label=key.split("_")[-1], color=f"C{j + 2}")
+        ax.set_xticks(range(len(series)), series, fontsize=7)
+        ax.set_ylabel(unit)
+        ax.legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3, axis="y")
+
+
+_SETTING_LABELS = {"U_ref": "reference point U_ref", "eta": "loss aversion η", "kappa": "loss aversion κ",
+                   "N": "number of edge servers N", "alpha": "α (value of model quality)",
+                   "beta": "β (weight of period 2)"}

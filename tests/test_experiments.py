@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import pytest
 
@@ -74,3 +75,52 @@ def test_expected_utility_variants_are_settings_of_the_prospect_theory_models(x6
     u = jax.vmap(twin.principal_utility)(je, jm)
     expected = jax.vmap(lambda a, b: jnp.sum(a["Q"] * twin.av_utility(a, b)))(je, jm)
     np.testing.assert_allclose(u, expected, rtol=1e-12)
+
+
+def test_every_view_from_one_trained_series(tmp_path, monkeypatch) -> None:
+    """bars, lines, contracts and energy evaluate an earlier panel's trained policies (``reuse``)
+    at fresh held-out points beside the oracle; every view lands in the CSVs, the figure and the
+    summary."""
+    from contractjax.experiments import Experiment, Panel, _grid
+
+    exp = Experiment("t-views", "test", "Fig. 0", "dt", "none", (
+        Panel("curves", {"diffusion SAC": {"algo": "diffusion_sac", "sampler": {"vartheta": (10.0, 15.0)}}}),
+        Panel("bars", {"diffusion SAC": {}}, view="bars", reuse=0),
+        Panel("lines", {"diffusion SAC": {}}, view="lines", points=_grid("vartheta", (10, 15), "c", (25, 35)),
+              x="vartheta", by="c", reuse=0),
+        Panel("contracts", {"diffusion SAC": {}}, view="contracts", states=2, reuse=0),
+        Panel("energy", {"diffusion SAC": {}}, view="energy", reuse=0)))
+    monkeypatch.setitem(experiments.EXPERIMENTS, exp.id, exp)
+    summary = experiments.run(exp.id, tmp_path / "v", "tiny", progress=False)
+    assert len(list((tmp_path / "v" / "panels").iterdir())) == 1  # trained once
+    rows = list(csv.DictReader((tmp_path / "v" / "t-views.csv").open()))
+    lines = [r for r in rows if r.get("view") == "lines"]
+    assert sorted((float(r["vartheta"]), float(r["c"])) for r in lines) == [(10, 25), (10, 35), (15, 25), (15, 35)]
+    # a lower unit cost c can only raise the optimum (the same menus stay feasible and cost the devices less)
+    by = {(float(r["vartheta"]), float(r["c"])): float(r["oracle"]) for r in lines}
+    assert by[(10, 25)] >= by[(10, 35)] and by[(15, 25)] >= by[(15, 35)] and by[(15, 25)] > by[(10, 25)]
+    assert all(float(r["oracle"]) <= float(r["complete_information"]) + 1e-9 for r in rows if r.get("view"))
+    contracts = list(csv.DictReader((tmp_path / "v" / "t-views-contracts.csv").open()))
+    assert {r["scheme"] for r in contracts} == {"oracle", "complete information", "diffusion SAC"}
+    assert {r["state"] for r in contracts} == {"0", "1"}
+    assert {r["quantity"] for r in contracts} >= {"s", "r", "principal's utility"}
+    # the oracle's own utilities (IR slacks) are non-negative and rise with the type (information rents)
+    own = [float(r["value"]) for r in contracts if r["scheme"] == "oracle" and r["quantity"].startswith("utility")
+           and r["state"] == "0"]
+    assert own[0] >= -1e-6 and own == sorted(own)
+    (energy,) = summary["energy"]
+    assert energy["params_compact"] <= energy["params_active"] <= energy["params_full"]
+    assert energy["solve_us_per_env_masked"] > 0 and energy["solve_us_per_env_compact"] > 0
+    assert "energy_kwh" in energy or "energy_missing" in energy
+    assert {r["panel"].split(" (")[0] for r in summary["series"]} == {"curves", "bars", "lines", "contracts", "energy"}
+    png = (tmp_path / "v" / "t-views.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 30_000
+
+
+@pytest.mark.skipif(not os.environ.get("CJ_ALL_EXPERIMENTS"), reason="about 20 minutes on 2 cores: CJ_ALL_EXPERIMENTS=1")
+@pytest.mark.parametrize("exp_id", list(experiments.EXPERIMENTS))
+def test_every_experiment_runs_end_to_end(tmp_path, exp_id: str) -> None:
+    summary = experiments.run(exp_id, tmp_path / exp_id, "tiny", progress=False)
+    assert (tmp_path / exp_id / f"{exp_id}.png").read_bytes()[:4] == b"\x89PNG"
+    assert list(csv.DictReader((tmp_path / exp_id / f"{exp_id}.csv").open()))
+    assert summary["series"] and all(r["oracle"] <= r["complete_information"] + 1e-6 for r in summary["series"])

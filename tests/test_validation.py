@@ -85,13 +85,14 @@ def bad_setting(draw: st.DrawFn) -> tuple[str, str, str]:
     default, iv = sc.defaults[key], sc.domain[key]
     if key in sc.dims:
         iv = Interval(1, domain.MAX_DIM, integer=True)
-    ranged = isinstance(default, tuple | list)
+    ranged = key not in sc.dims  # every setting but a dimension takes one number or a range LO,HI
     kind = draw(st.sampled_from(["out", "reversed", "arity"] if ranged else ["out", "arity"]))
     if kind == "out":
         x = draw(outside(iv))
         value = text(x) if not ranged else draw(st.sampled_from([text(x), f"{text(x)},{text(x)}"]))
     elif kind == "reversed":  # a range written high to low
-        lo = float(default[0] if isinstance(default, tuple) else default[0][0])
+        lo = float(default[0][0] if isinstance(default, list) else default[0] if isinstance(default, tuple)
+                   else default)
         hi = lo + draw(st.floats(1e-3, 10.0))
         if not iv.holds(hi):
             hi, lo = lo, lo - 1e-3

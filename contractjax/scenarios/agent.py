@@ -282,7 +282,7 @@ def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
     ks = jax.random.split(key, 8)
     one = jnp.ones(())
     u = common.uniform_or_const
-    env = {k: config[k] * one for k in _CONSTANTS}
+    env = common.scalars(key, config, _CONSTANTS, whole=("N",))
     env |= {
         "K": K * one,
         "sigma": u(ks[0], config["sigma"]),

@@ -209,8 +209,8 @@ def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
     K = int(dims["K"])
     ks = jax.random.split(key, 4)
     one = jnp.ones(())
-    env = {name: config[name] * one for name in ("M", "f", "e1", "e2", "z1", "z2", "zeta_plus", "zeta_minus",
-                                                   "U_ref", "eta")}
+    env = common.scalars(key, config, ("M", "f", "e1", "e2", "z1", "z2", "zeta_plus", "zeta_minus", "U_ref", "eta"),
+                         whole=("M",))
     env |= {
         "K": K * one,
         "L_max": common.uniform_or_const(ks[0], config["L_max"]),
@@ -227,9 +227,10 @@ def check(env: Mapping[str, np.ndarray]) -> None:
 
 
 def state(env: Env) -> Array:
-    """``s = (M, K, L_max, U_ref, a, Q_1..Q_K, θ_1..θ_K)``."""
+    """``s = (M, K, L_max, U_ref, a, Q_1..Q_K, θ_1..θ_K)`` followed by ``η`` (a constant of the
+    paper's runs; in the state so that one policy can learn a loss-aversion study, Fig. 8)."""
     head = jnp.stack([env["M"], env["K"], env["L_max"], env["U_ref"], env["a"]])
-    return jnp.concatenate([head, env["Q"], env["theta"]])
+    return jnp.concatenate([head, env["Q"], env["theta"], env["eta"][None]])
 
 
 def action_to_menu(env: Env, a: Array) -> Menu:

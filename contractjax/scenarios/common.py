@@ -36,6 +36,23 @@ def uniform_or_const(key: Array, spec: Any, shape: tuple[int, ...] = ()) -> Arra
     return jnp.full(shape, spec, dtype=jnp.result_type(float))
 
 
+def scalars(key: Array, config: Mapping[str, Any], names: Sequence[str], whole: Sequence[str] = ()) -> dict[str, Array]:
+    """Scalar settings: a number is held fixed, a range ``(lo, hi)`` is drawn uniformly per
+    environment (uniformly among the whole numbers ``lo..hi`` for the fields in ``whole``), so that
+    one policy can be trained across a study's values (e.g. reference points) when the field is in
+    its state. Each name draws from its own key folded from ``key``: fixed settings consume no
+    randomness and the other draws of a sampler do not change."""
+    out = {}
+    for i, name in enumerate(names):
+        spec, k = config[name], jax.random.fold_in(key, 7_919 + i)
+        if isinstance(spec, tuple | list) and name in whole:
+            lo, hi = spec
+            out[name] = jnp.floor(jax.random.uniform(k, minval=lo, maxval=hi + 1.0)).clip(lo, hi)
+        else:
+            out[name] = uniform_or_const(k, spec)
+    return out
+
+
 def dirichlet(key: Array, n: int, alpha: float = 1.0, shape: tuple[int, ...] = ()) -> Array:
     """Dirichlet(alpha) probability vector(s) of length ``n`` (flat, alpha = 1, by default).
 

@@ -150,18 +150,15 @@ def random_menu(key: Array, env: Env) -> Menu:
 def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
     K = int(dims["K"])
     ks = jax.random.split(key, 4)
-    ones = jnp.ones(())
-    return {
-        "M": config["M"] * ones,
-        "K": K * ones,
+    env = common.scalars(key, config, ("M", "c0", "rho", "beta"), whole=("M",))
+    env |= {
+        "K": K * jnp.ones(()),
         "c": common.uniform_or_const(ks[0], config["c"]),
-        "c0": config["c0"] * ones,
         "vartheta": common.uniform_or_const(ks[1], config["vartheta"]),
-        "rho": config["rho"] * ones,
-        "beta": config["beta"] * ones,
         "q": common.dirichlet(ks[2], K, config["dirichlet"]),
         "psi": common.draw_types(ks[3], config["psi"], K),
     }
+    return {k: env[k] for k in SCENARIO.env_fields}
 
 
 def check(env: Mapping[str, np.ndarray]) -> None:

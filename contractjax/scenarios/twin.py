@@ -269,8 +269,8 @@ def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
     M, N = int(dims["M"]), int(dims["N"])
     ks = jax.random.split(key, 8)
     one = jnp.ones(())
-    env = {k: config[k] * one for k in ("L", "U_ref", "kappa", "delta_plus", "delta_minus", "w_alpha", "alpha",
-                                          "beta", "zeta1", "zeta2", "D_res", "v_fps", "T_th", "N0")}
+    env = common.scalars(key, config, ("L", "U_ref", "kappa", "delta_plus", "delta_minus", "w_alpha", "alpha", "beta",
+                                       "zeta1", "zeta2", "D_res", "v_fps", "T_th", "N0"), whole=("L",))
     u = common.uniform_or_const
     env |= {
         "M": M * one,
@@ -296,8 +296,9 @@ def check(env: Mapping[str, np.ndarray]) -> None:
 
 def state(env: Env) -> Array:
     """Eq. (37) ``(L, M, N, U_ref, Q, θ, σ)`` plus ``S`` and the per-type ``p, g, d`` (decision
-    in the module docstring: the optimum depends on them)."""
-    head = jnp.stack([env["L"], env["M"], env["N"], env["U_ref"], env["S"]])
+    in the module docstring: the optimum depends on them), and ``κ`` (so that one policy can learn
+    a loss-aversion study, Figs. 7 and 9)."""
+    head = jnp.stack([env["L"], env["M"], env["N"], env["U_ref"], env["S"], env["kappa"]])
     return jnp.concatenate([head, _flat(env["Q"]), env["theta"], env["sigma"],
                             _flat(env["p"]), _flat(env["g"]), _flat(env["d"])])
 
