@@ -86,12 +86,31 @@ def release_compiled() -> None:
 
 def chunked(fn, *args):
     """Apply a batched function in chunks of ``CHUNK`` along the leading axis (a host-side loop,
-    so that any number of environments fits in device memory)."""
+    so that any number of environments fits in device memory), each chunk split over every local
+    device (:func:`on_devices`)."""
     n = jax.tree.leaves(args)[0].shape[0]
     if n <= CHUNK:
-        return fn(*args)
-    parts = [fn(*jax.tree.map(lambda x, i=i: x[i:i + CHUNK], args)) for i in range(0, n, CHUNK)]
+        return on_devices(fn, *args)
+    parts = [on_devices(fn, *jax.tree.map(lambda x, i=i: x[i:i + CHUNK], args)) for i in range(0, n, CHUNK)]
     return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
+
+
+def on_devices(fn, *args):
+    """``fn(*args)`` with the leading (environment) axis sharded over every local device: the
+    batch is padded to a multiple of the device count by repeating its last row (a valid input),
+    placed with a ``NamedSharding``, and the padding dropped from the result. Environments are
+    independent, so each device computes its own slice; on one device this is just ``fn(*args)``."""
+    devices = jax.local_devices()
+    n = jax.tree.leaves(args)[0].shape[0]
+    if len(devices) == 1 or n < len(devices):
+        return fn(*args)
+    pad = -n % len(devices)
+    if pad:
+        args = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]), args)
+    sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("env",)),
+                                          jax.sharding.PartitionSpec("env"))
+    out = fn(*jax.device_put(args, sharding))
+    return jax.tree.map(lambda x: x[:n], out) if pad else out
 
 
 @functools.cache
