@@ -46,6 +46,23 @@ def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[s
     return out
 
 
+def sample_range(scenario: str | Scenario, start: int, count: int, seed: int = 0,
+                 dims: Mapping[str, int] | None = None, config: Mapping[str, Any] | None = None) -> Arrays:
+    """Environments ``start .. start + count - 1`` of an unbounded stream: environment ``i`` is
+    drawn with ``fold_in(PRNGKey(seed), i)``, so any slice can be drawn alone (sharded datasets)."""
+    sc = _scenario(scenario)
+    cfg = sc.settings(config)
+    d = {k: int(cfg[k]) for k in sc.dims} | check_dims("dimension", dims or {}, sc.dims)
+    limits.check_fits(count * env_bytes(sc, d), f"{count} {sc.name} environments", "use smaller shards")
+    draw = sampler(sc, d, cfg)
+    base = jax.random.PRNGKey(seed)
+    index = np.arange(start, start + count, dtype=np.uint32)
+    env = float64(lambda: chunked(lambda i: draw(jax.vmap(lambda j: jax.random.fold_in(base, j))(i)), index))()
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
+    sc.check_envs(out, "these sampler settings give invalid environments: ")
+    return out
+
+
 def check_count(n: Any, what: str = "n") -> int:
     """A number of environments: a whole number >= 1."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from contractjax import batch, files, scenarios
+from contractjax import batch, datasets, files, scenarios
 from contractjax.domain import check_dims
 
 
@@ -83,14 +83,43 @@ def cmd_sample_envs(args: argparse.Namespace) -> None:
     dims = check_dims("--dims", _parse_pairs(args.dims, "--dims"), sc.dims)
     settings = _parse_pairs(args.set, "--set")
     sc.settings(settings, "--set")
+    if datasets.is_folder_target(args.out):
+        index = datasets.sample(sc, args.n, args.seed, dims, settings, args.out, args.shard_size, not args.quiet)
+        print(f"wrote {args.n} {sc.name} environments to {args.out} ({len(index['shards'])} shards)")
+        return
     files.check_out(args.out, args.overwrite)
     envs = batch.sample_envs(sc, args.n, args.seed, dims, settings)
     files.write(args.out, {"scenario": sc.name, "fields": files.env_record(sc, envs)}, args.overwrite)
     print(f"wrote {args.n} {sc.name} environments to {args.out}")
 
 
+def _streamed(args: argparse.Namespace, sc: scenarios.Scenario, what: str, run) -> bool:
+    """Sharded datasets (``--envs DIR``): stream shard by shard into the dataset ``--out DIR/``
+    (resumable) and print its summary; False for single files."""
+    if not datasets.is_dataset(args.envs):
+        if datasets.is_folder_target(args.out) and not Path(args.envs).is_dir():
+            raise files.InputError(f"--out '{args.out}' is a folder (a sharded dataset) but --envs is one file; "
+                                   "give an output file name ending in .json or .npz")
+        return False
+    if not datasets.is_folder_target(args.out):
+        raise files.InputError(f"--envs '{args.envs}' is a sharded dataset; give --out a folder (end it with /)")
+    t0 = time.perf_counter()
+    summary = run()["summary"]
+    seconds = time.perf_counter() - t0
+    row = {"scenario": sc.name, "envs": summary["n"], "feasible %": 100 * summary["feasible"],
+           "principal U (mean)": summary["principal_utility"], "agents U (mean)": summary["agents_utility"]}
+    row |= {f"{k.replace('_', ' ')} %": 100 * summary[k] for k in ("gap", "gap_complete") if k in summary}
+    print(_table([row | {"seconds (this run)": seconds}]))
+    print(f"wrote {what} to {args.out} (index.json lists the shards; an interrupted run continues when run again)")
+    return True
+
+
 def cmd_oracle(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
+    if _streamed(args, sc, "oracle menus", lambda: datasets.map_menus(
+            sc, args.envs, args.out, lambda e: batch.oracle(sc, e, args.info), f"oracle {sc.name}",
+            not args.quiet, info=args.info)):
+        return
     envs = files.load_envs(sc, args.envs)
     files.check_out(args.out, args.overwrite)
     t0 = time.perf_counter()
@@ -111,6 +140,9 @@ def cmd_oracle(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
+    if _streamed(args, sc, "the evaluation", lambda: datasets.evaluate(
+            sc, args.envs, args.menus, args.out, not args.no_oracle, not args.quiet)):
+        return
     envs = files.load_envs(sc, args.envs)
     menus = files.load_menus(sc, args.menus, envs)
     files.check_out(args.out, args.overwrite)
@@ -234,7 +266,8 @@ def cmd_solve(args: argparse.Namespace) -> None:
     from contractjax import solver
 
     sc = _scenario(args.scenario)
-    files.check_out(args.out, args.overwrite)
+    if not datasets.is_dataset(args.envs):
+        files.check_out(args.out, args.overwrite)
     try:
         pol = solver.load(args.checkpoint, args.checkpoint_step)
     except ValueError as e:
@@ -242,6 +275,17 @@ def cmd_solve(args: argparse.Namespace) -> None:
     if pol.config.scenario != sc.name:
         raise files.InputError(f"--checkpoint was trained on '{pol.config.scenario}', not '{sc.name}'; "
                                f"pass --scenario {pol.config.scenario}")
+
+    def menus_of(envs: dict) -> dict:
+        try:
+            return pol.menus(envs, args.seed)
+        except ValueError as e:
+            raise files.InputError(f"--envs: {e}") from None
+
+    if _streamed(args, sc, "learned menus", lambda: datasets.map_menus(
+            sc, args.envs, args.out, menus_of, f"solving {sc.name}", not args.quiet,
+            checkpoint=str(Path(args.checkpoint).resolve()), checkpoint_step=args.checkpoint_step, seed=args.seed)):
+        return
     envs = files.load_envs(sc, args.envs)
     t0 = time.perf_counter()
     try:
@@ -319,15 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help)
         c.add_argument("--scenario", required=True, help=f"one of: {names}")
         if envs:
-            c.add_argument("--envs", required=True, help="environment file (.json or .npz)")
-        c.add_argument("--out", required=True, help=out)
-        c.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+            c.add_argument("--envs", required=True,
+                           help="environment file (.json or .npz) or a sharded dataset folder (streamed)")
+        c.add_argument("--out", required=True, help=out + "; a folder ending in / for a sharded dataset")
+        c.add_argument("--overwrite", action="store_true", help="replace --out if it exists (single files)")
+        c.add_argument("--quiet", action="store_true", help="no progress bar (sharded datasets)")
         c.set_defaults(func=func)
         return c
 
     s = command("sample-envs", "draw random environments from a scenario's sampler", cmd_sample_envs, envs=False)
     s.add_argument("--n", type=_count, required=True, help="number of environments")
     s.add_argument("--seed", type=_seed, default=0)
+    s.add_argument("--shard-size", type=_count, default=datasets.SHARD,
+                   help=f"environments per shard when --out is a folder (default {datasets.SHARD:,})")
     s.add_argument("--dims", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
                    help="dimension overrides, e.g. K=3 (twin: M=3 N=2)")
     s.add_argument("--set", nargs="*", action="extend", default=[], metavar="NAME=VALUE",

@@ -1,0 +1,273 @@
+"""Sharded datasets: environments or menus larger than memory, streamed shard by shard.
+
+A dataset is a folder: ``index.json`` plus ``shard-00000.npz``, ``shard-00001.npz``, ... Each
+shard is an ordinary contractjax ``.npz`` record (``fields/NAME`` for environments; ``menus/NAME``
+and the per-environment results for menus), so ``numpy.load`` — or ``contractjax evaluate`` on one
+shard — reads it without this module. Why ``.npz`` shards rather than Parquet: the models' fields
+are matrices per environment (``P[K, K]``, TWIN's ``[M, N]`` grids), which ``.npz`` stores as they
+are and Parquet only as nested lists; and it adds no dependency. The index records the plan
+(scenario, ``n``, shard size, seed and settings, or the source dataset a derived one was computed
+from) and which shards are finished.
+
+Streaming keeps memory bounded by one shard (default 100,000 environments). Every shard is
+written atomically (temporary file + rename), so an interrupted run leaves whole shards only; run
+the same command again and the finished shards are kept (``--resume`` is implied: a folder whose
+index plans the same work continues it; a folder holding other work is refused).
+
+Environment ``i`` of a sharded sample is drawn with ``fold_in(PRNGKey(seed), i)``, so a shard's
+content does not depend on the shard size; a single-file sample of the same seed draws
+differently (``split(PRNGKey(seed), n)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contractjax import batch, files
+from contractjax.domain import InputError
+from contractjax.scenarios import Scenario
+
+INDEX = "index.json"
+FORMAT = "contractjax-dataset"
+SHARD = 100_000
+
+Record = dict[str, Any]
+
+
+def is_folder_target(path: str | os.PathLike) -> bool:
+    """An output path names a sharded dataset when it ends with a separator or is a folder."""
+    s = os.fspath(path)
+    return s.endswith(("/", os.sep)) or Path(s).is_dir()
+
+
+def is_dataset(path: str | os.PathLike) -> bool:
+    return (Path(path) / INDEX).is_file()
+
+
+def _shard_name(i: int) -> str:
+    return f"shard-{i:05d}.npz"
+
+
+def _read_index(root: Path) -> Record:
+    f = root / INDEX
+    try:
+        data = json.loads(f.read_text())
+    except OSError as e:
+        raise InputError(f"'{root}' is not a contractjax dataset ({INDEX}: {e.strerror}); give a folder written by "
+                         "'contractjax sample-envs --out DIR/' or a .json/.npz file") from None
+    except ValueError as e:
+        raise InputError(f"'{f}' is damaged ({e}); delete the folder and write it again") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f"'{f}' is not a contractjax dataset index; give a folder written by contractjax")
+    return data
+
+
+class Dataset:
+    """An opened dataset folder: ``index`` and shard access (one shard in memory at a time)."""
+
+    def __init__(self, root: str | os.PathLike, kind: str, scenario: Scenario | None = None) -> None:
+        self.root = Path(root)
+        self.index = _read_index(self.root)
+        if self.index.get("kind") != kind:
+            raise InputError(f"'{self.root}' holds {self.index.get('kind')}, not {kind}; give a dataset of {kind}")
+        if scenario is not None and self.index.get("scenario") != scenario.name:
+            raise InputError(f"'{self.root}' holds '{self.index.get('scenario')}' {kind}, not '{scenario.name}'; "
+                             f"pass --scenario {self.index.get('scenario')}")
+        if not self.index.get("complete"):
+            raise InputError(f"'{self.root}' is unfinished ({len(self.done())} of {len(self.index['shards'])} shards); "
+                             "run the command that writes it again to finish it")
+
+    @property
+    def n(self) -> int:
+        return int(self.index["n"])
+
+    @property
+    def shards(self) -> list[Record]:
+        return list(self.index["shards"])
+
+    def done(self) -> list[int]:
+        return [i for i, s in enumerate(self.index["shards"]) if s.get("done")]
+
+    def path(self, i: int) -> Path:
+        return self.root / self.index["shards"][i]["file"]
+
+    def envs(self, sc: Scenario, i: int) -> dict[str, np.ndarray]:
+        return files.load_envs(sc, self.path(i))
+
+    def menus(self, sc: Scenario, i: int, envs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return files.load_menus(sc, self.path(i), envs)
+
+
+def _plan(kind: str, scenario: str, n: int, shard_size: int, **meta: Any) -> Record:
+    shards = [{"file": _shard_name(i), "start": s, "n": min(shard_size, n - s), "done": False}
+              for i, s in enumerate(range(0, n, shard_size))]
+    return {"format": FORMAT, "version": 1, "kind": kind, "id": uuid.uuid4().hex, "scenario": scenario, "n": n,
+            "shard_size": shard_size, "complete": False, **meta, "shards": shards}
+
+
+def _same_plan(a: Record, b: Record) -> bool:
+    drop = ("shards", "complete", "summary", "id")
+    return ({k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+            and [(s["file"], s["start"], s["n"]) for s in a["shards"]] == [(s["file"], s["start"], s["n"])
+                                                                           for s in b["shards"]])
+
+
+def _begin(out: Path, plan: Record) -> Record:
+    """Create the output folder's index, or continue the one there when it plans the same work."""
+    files.check_folder(out)
+    if (out / INDEX).is_file():
+        old = _read_index(out)
+        if not _same_plan(old, json.loads(json.dumps(plan))):
+            raise InputError(f"--out '{out}' holds another dataset ({old.get('kind')} of {old.get('scenario')}, "
+                             f"n = {old.get('n')}); choose a new folder")
+        return old
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"--out '{out}' is a folder with other files; choose a new or empty folder")
+    files.write_text(out / INDEX, json.dumps(plan, indent=1))
+    return plan
+
+
+def _stream(out: Path, index: Record, work: Callable[[int, Record], Record], progress: bool, what: str
+            ) -> Iterator[tuple[int, Record]]:
+    """Run ``work(i, shard)`` for every unfinished shard, writing its record atomically and
+    marking it done in the index; yields ``(i, record)`` for every shard (finished ones re-read)."""
+    from tqdm.auto import tqdm
+
+    total = int(index["n"])
+    bar = tqdm(total=total, unit="env", unit_scale=True, desc=what, disable=not progress, dynamic_ncols=True)
+    for i, shard in enumerate(index["shards"]):
+        path = out / shard["file"]
+        if shard.get("done") and path.is_file():
+            bar.total = total = total - shard["n"]  # finished before: not part of this run's rate or ETA
+            bar.refresh()
+            yield i, files.read(path)
+            continue
+        rec = work(i, shard)
+        with files._atomic(path) as fh:
+            np.savez(fh, **files._flat(rec))
+        shard["done"] = True
+        files.write_text(out / INDEX, json.dumps(index, indent=1))
+        bar.update(shard["n"])
+        yield i, rec
+    bar.close()
+
+
+def _finish(out: Path, index: Record, summary: Record) -> Record:
+    index["complete"] = True
+    index["summary"] = summary
+    files.write_text(out / INDEX, json.dumps(index, indent=1))
+    return index
+
+
+# ----------------------------------------------------------------------------------- commands
+
+
+def sample(sc: Scenario, n: int, seed: int, dims: Mapping[str, int], settings: Mapping[str, Any], out: str | Path,
+           shard_size: int = SHARD, progress: bool = True) -> Record:
+    """Draw ``n`` environments into a sharded dataset (resumable)."""
+    cfg = sc.settings(settings, "--set")
+    d = {k: int(cfg[k]) for k in sc.dims} | dict(dims)
+    outp = Path(out)
+    index = _begin(outp, _plan("envs", sc.name, int(n), int(shard_size), seed=int(seed), dims=d,
+                               settings=json.loads(json.dumps(dict(settings)))))
+
+    def work(i: int, shard: Record) -> Record:
+        envs = batch.sample_range(sc, shard["start"], shard["n"], seed, d, cfg)
+        return {"scenario": sc.name, "fields": files.env_record(sc, envs)}
+
+    for _ in _stream(outp, index, work, progress, f"sampling {sc.name}"):
+        pass
+    return _finish(outp, index, {"n": int(n)})
+
+
+def map_menus(sc: Scenario, envs_path: str | Path, out: str | Path, menus_of: Callable[[dict], dict], label: str,
+              progress: bool = True, **meta: Any) -> Record:
+    """Menus for every shard of an environment dataset (``oracle``, ``solve``), with their
+    utilities and feasibility; the summary aggregates them with bounded memory."""
+    src = Dataset(envs_path, "envs", sc)
+    outp = Path(out)
+    index = _begin(outp, _plan("menus", sc.name, src.n, int(src.index["shard_size"]), source=_source(src), **meta))
+
+    def work(i: int, shard: Record) -> Record:
+        envs = src.envs(sc, i)
+        menus = menus_of(envs)
+        ev = batch.evaluate(sc, envs, menus)
+        return {"scenario": sc.name, "menus": menus} | {k: ev[k] for k in RESULTS}
+
+    acc = _Sums()
+    for _, rec in _stream(outp, index, work, progress, label):
+        acc.add(rec)
+    return _finish(outp, index, acc.summary())
+
+
+def evaluate(sc: Scenario, envs_path: str | Path, menus_path: str | Path, out: str | Path, with_oracle: bool = True,
+             progress: bool = True) -> Record:
+    """Every slack and utility of a menus dataset on its environment dataset, shard by shard,
+    and (unless ``with_oracle`` is off) the gaps to the oracle and to complete information."""
+    src = Dataset(envs_path, "envs", sc)
+    menus = Dataset(menus_path, "menus", sc)
+    if menus.index.get("source", {}).get("id") != src.index.get("id") or menus.n != src.n:
+        raise InputError(f"--menus '{menus_path}' was not computed from --envs '{envs_path}' "
+                         f"({menus.n} menus for {src.n} environments); give the matching pair")
+    outp = Path(out)
+    index = _begin(outp, _plan("report", sc.name, src.n, int(src.index["shard_size"]), source=_source(src),
+                               menus=str(Path(menus_path).resolve()), oracle=with_oracle))
+
+    def work(i: int, shard: Record) -> Record:
+        envs = src.envs(sc, i)
+        ev = batch.evaluate(sc, envs, menus.menus(sc, i, envs))
+        rec = {"scenario": sc.name} | {k: ev[k] for k in RESULTS} | {"slacks": ev["slacks"]}
+        if with_oracle:
+            for info, key in (("asymmetric", "oracle_utility"), ("complete", "complete_info_utility")):
+                rec[key] = batch.evaluate(sc, envs, batch.oracle(sc, envs, info))["principal_utility"]
+        return rec
+
+    acc = _Sums()
+    for _, rec in _stream(outp, index, work, progress, f"evaluating {sc.name}"):
+        acc.add(rec)
+    return _finish(outp, index, acc.summary())
+
+
+RESULTS = ("principal_utility", "agents_utility", "paper_reward", "feasible", "max_violation")
+
+
+def _source(src: Dataset) -> Record:
+    return {"path": str(src.root.resolve()), "id": src.index.get("id"), "n": src.n}
+
+
+class _Sums:
+    """Running sums for a dataset's summary (means, feasibility, gaps over the feasible menus)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.s: dict[str, float] = {}
+        self.max_violation = 0.0
+
+    def add(self, rec: Mapping[str, Any]) -> None:
+        ok = np.asarray(rec["feasible"], bool)
+        self.n += len(ok)
+        add = {"principal_utility": np.sum(rec["principal_utility"]), "agents_utility": np.sum(rec["agents_utility"]),
+               "feasible": np.sum(ok), "u_feasible": np.sum(np.asarray(rec["principal_utility"])[ok])}
+        for key in ("oracle_utility", "complete_info_utility"):
+            if key in rec:
+                add[key] = np.sum(np.asarray(rec[key])[ok])
+        for k, v in add.items():
+            self.s[k] = self.s.get(k, 0.0) + float(v)
+        self.max_violation = max(self.max_violation, float(np.max(rec["max_violation"], initial=0.0)))
+
+    def summary(self) -> Record:
+        n = max(self.n, 1)
+        out = {"n": self.n, "principal_utility": self.s["principal_utility"] / n,
+               "agents_utility": self.s["agents_utility"] / n, "feasible": self.s["feasible"] / n,
+               "max_violation": self.max_violation}
+        for key, name in (("oracle_utility", "gap"), ("complete_info_utility", "gap_complete")):
+            if key in self.s:  # batch.gap over the whole dataset: sums over the feasible menus
+                out[name] = (self.s[key] - self.s["u_feasible"]) / max(abs(self.s[key]), 1e-300)
+        return out

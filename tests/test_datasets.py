@@ -1,0 +1,96 @@
+"""Sharded datasets: sample, oracle, solve and evaluate stream shard by shard, equal the single-file
+results on the same environments, and an interrupted run resumes without redoing finished shards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from contractjax import batch, cli, datasets, files, scenarios
+from tests.conftest import TINY
+
+
+def _concat(ds: datasets.Dataset, read) -> dict[str, np.ndarray]:
+    parts = [read(i) for i in range(len(ds.shards))]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def test_sample_oracle_evaluate_stream_and_equal_single_files(tmp_path, capsys) -> None:
+    sc = scenarios.get("aigc")
+    envs_dir, oracle_dir, eval_dir = tmp_path / "envs", tmp_path / "oracle", tmp_path / "eval"
+    assert cli.main(["sample-envs", "--scenario", "aigc", "--n", "100", "--shard-size", "40", "--seed", "5",
+                     "--out", f"{envs_dir}/", "--quiet"]) == 0
+    ds = datasets.Dataset(envs_dir, "envs", sc)
+    assert [s["n"] for s in ds.shards] == [40, 40, 20] and ds.n == 100
+    with np.load(ds.path(1)) as z:  # a shard is an ordinary .npz record
+        np.testing.assert_array_equal(z["fields/theta"], batch.sample_range(sc, 40, 40, 5)["theta"])
+    envs = _concat(ds, lambda i: ds.envs(sc, i))
+    assert cli.main(["oracle", "--scenario", "aigc", "--envs", str(envs_dir), "--out", f"{oracle_dir}/",
+                     "--quiet"]) == 0
+    om = datasets.Dataset(oracle_dir, "menus", sc)
+    menus = _concat(om, lambda i: om.menus(sc, i, ds.envs(sc, i)))
+    want = batch.oracle(sc, envs)
+    for k in want:
+        np.testing.assert_allclose(menus[k], want[k], rtol=1e-12)
+    assert cli.main(["evaluate", "--scenario", "aigc", "--envs", str(envs_dir), "--menus", str(oracle_dir),
+                     "--out", f"{eval_dir}/", "--quiet"]) == 0
+    summary = json.loads((eval_dir / "index.json").read_text())["summary"]
+    assert summary["n"] == 100 and summary["feasible"] == 1.0 and abs(summary["gap"]) < 1e-12
+    assert summary["principal_utility"] == pytest.approx(np.mean(batch.evaluate(sc, envs, want)["principal_utility"]))
+    # mismatched inputs and outputs are one-line errors, and nothing is written
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--scenario", "aigc", "--envs", str(envs_dir), "--menus", str(oracle_dir),
+                     "--out", str(tmp_path / "x.json")]) == 2
+    assert "give --out a folder" in capsys.readouterr().err
+    assert cli.main(["oracle", "--scenario", "dt", "--envs", str(envs_dir), "--out", f"{tmp_path}/o2/"]) == 2
+    assert "pass --scenario aigc" in capsys.readouterr().err
+    assert cli.main(["sample-envs", "--scenario", "aigc", "--n", "99", "--out", f"{envs_dir}/"]) == 2
+    assert "holds another dataset" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "o2").exists()
+
+
+def test_interrupted_stream_resumes_without_redoing_finished_shards(tmp_path) -> None:
+    sc = scenarios.get("dt")
+    datasets.sample(sc, 90, 1, {}, {}, tmp_path / "envs", shard_size=30, progress=False)
+    calls: list[int] = []
+
+    def oracle(envs, stop_at: int | None = None):
+        calls.append(files.n_of(envs))
+        if stop_at is not None and len(calls) == stop_at:
+            raise KeyboardInterrupt  # as the CLI turns SIGTERM/SIGINT into
+        return batch.oracle(sc, envs)
+
+    with pytest.raises(KeyboardInterrupt):
+        datasets.map_menus(sc, tmp_path / "envs", tmp_path / "m", lambda e: oracle(e, stop_at=2), "o", False)
+    index = json.loads((tmp_path / "m" / "index.json").read_text())
+    assert [s["done"] for s in index["shards"]] == [True, False, False] and not index["complete"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["index.json", "shard-00000.npz"]  # nothing half-written
+    with pytest.raises(files.InputError, match="unfinished"):
+        datasets.Dataset(tmp_path / "m", "menus", sc)
+    calls.clear()
+    done = datasets.map_menus(sc, tmp_path / "envs", tmp_path / "m", oracle, "o", False)
+    assert calls == [30, 30] and done["complete"] and done["summary"]["n"] == 90  # shard 0 was kept
+
+
+def test_solve_streams_a_dataset_like_a_file(tmp_path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--scenario", "dt", "--steps", "20", "--out", str(out), "--quiet"]
+    for k, v in TINY.items():
+        if k != "steps":
+            args += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
+    assert cli.main(args) == 0
+    sc = scenarios.get("dt")
+    datasets.sample(sc, 50, 2, {}, {}, tmp_path / "envs", shard_size=20, progress=False)
+    assert cli.main(["solve", "--scenario", "dt", "--checkpoint", str(out), "--envs", str(tmp_path / "envs"),
+                     "--out", f"{tmp_path}/menus/", "--quiet"]) == 0
+    ds, ms = datasets.Dataset(tmp_path / "envs", "envs", sc), datasets.Dataset(tmp_path / "menus", "menus", sc)
+    envs = _concat(ds, lambda i: ds.envs(sc, i))
+    files.write(tmp_path / "e.npz", {"scenario": "dt", "fields": files.env_record(sc, envs)})
+    assert cli.main(["solve", "--scenario", "dt", "--checkpoint", str(out), "--envs", str(tmp_path / "e.npz"),
+                     "--out", str(tmp_path / "m.npz")]) == 0
+    single = files.load_menus(sc, tmp_path / "m.npz", envs)
+    streamed = _concat(ms, lambda i: ms.menus(sc, i, ds.envs(sc, i)))
+    for k in single:
+        np.testing.assert_allclose(streamed[k], single[k], rtol=1e-6)
