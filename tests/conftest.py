@@ -43,3 +43,12 @@ def tiny(scenario: str = "dt", **kw):
     from contractjax import solver
 
     return solver.make_config("quick", scenario=scenario, **(TINY | kw))
+
+
+def tiny_train_args(scenario: str, out) -> list[str]:
+    """``contractjax train`` arguments for a 20-iteration run of the tiny config into ``out``."""
+    args = ["train", "--scenario", scenario, "--steps", "20", "--out", str(out), "--quiet"]
+    for k, v in TINY.items():
+        if k != "steps":
+            args += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
+    return args

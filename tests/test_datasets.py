@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from contractjax import batch, cli, datasets, files, scenarios
-from tests.conftest import TINY
+from tests.conftest import tiny_train_args
 
 
 def _concat(ds: datasets.Dataset, read) -> dict[str, np.ndarray]:
@@ -76,11 +76,7 @@ def test_interrupted_stream_resumes_without_redoing_finished_shards(tmp_path) ->
 
 def test_solve_streams_a_dataset_like_a_file(tmp_path) -> None:
     out = tmp_path / "run"
-    args = ["train", "--scenario", "dt", "--steps", "20", "--out", str(out), "--quiet"]
-    for k, v in TINY.items():
-        if k != "steps":
-            args += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
-    assert cli.main(args) == 0
+    assert cli.main(tiny_train_args("dt", out)) == 0
     sc = scenarios.get("dt")
     datasets.sample(sc, 50, 2, {}, {}, tmp_path / "envs", shard_size=20, progress=False)
     assert cli.main(["solve", "--scenario", "dt", "--checkpoint", str(out), "--envs", str(tmp_path / "envs"),

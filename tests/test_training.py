@@ -11,7 +11,7 @@ import pytest
 import contractjax as cj
 from contractjax import cli, solver
 from contractjax.solver.training import NonFiniteError, RunError
-from tests.conftest import TINY, tiny
+from tests.conftest import TINY, tiny, tiny_train_args
 
 
 def test_resume_equals_uninterrupted_run_and_checkpoint_round_trip(tmp_path) -> None:
@@ -84,11 +84,7 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
 
 def test_cli_train_then_solve(tmp_path, capsys) -> None:
     out = tmp_path / "run"
-    args = ["train", "--scenario", "aigc", "--steps", "20", "--out", str(out), "--quiet"]
-    for k, v in TINY.items():
-        if k != "steps":
-            args += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
-    assert cli.main(args) == 0
+    assert cli.main(tiny_train_args("aigc", out)) == 0
     assert cli.main(["sample-envs", "--scenario", "aigc", "--n", "30", "--seed", "4", "--out", str(tmp_path / "e.npz")]) == 0
     assert cli.main(["solve", "--scenario", "aigc", "--checkpoint", str(out), "--envs", str(tmp_path / "e.npz"),
                      "--out", str(tmp_path / "m.json")]) == 0
