@@ -27,28 +27,32 @@ def projected_ascent(
     scale: Array | float,
     steps: int,
     lr: float = 0.02,
+    active: Array | bool = True,
 ) -> tuple[Array, Array]:
     """Maximize ``f`` over a convex set by projected Adam steps; returns the best iterate seen.
 
     Steps are ``scale · lr · adam_direction`` with ``lr`` decaying along a cosine to ``1e-3 lr``
     (``scale``: the natural size of each variable, a scalar or per coordinate). The best iterate
     is kept because Adam need not be monotone on the non-smooth objectives of the oracles.
+    ``active = False`` takes no step (returns the projected ``x0``): the loop's trip count is
+    traced, so a vmapped batch runs only as many steps as its active members need — none when
+    every member is inactive.
     """
     opt = optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(optax.cosine_decay_schedule(lr, steps, 1e-3)))
     vg = jax.value_and_grad(f)
     x0 = project(x0)
 
-    def step(carry, _):
+    def step(_, carry):
         x, state, best_x, best_f = carry
         fx, g = vg(x)
         better = fx > best_f
         best_x = jnp.where(better, x, best_x)
         best_f = jnp.where(better, fx, best_f)
         upd, state = opt.update(g, state)
-        return (project(x + scale * upd), state, best_x, best_f), None
+        return project(x + scale * upd), state, best_x, best_f
 
     init = (x0, opt.init(x0), x0, f(x0))
-    (x, _, best_x, best_f), _ = jax.lax.scan(step, init, None, length=steps)
+    x, _, best_x, best_f = jax.lax.fori_loop(0, jnp.where(active, steps, 0), step, init)
     fx = f(x)
     better = fx > best_f
     return jnp.where(better, x, best_x), jnp.where(better, fx, best_f)
