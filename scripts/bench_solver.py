@@ -68,13 +68,15 @@ def matmul_roofline(n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
-def bench_population(cfg: solver.Config, n_agents: int, chunks: int) -> float:
-    """Iterations/s of each of ``n_agents`` agents (seeds) vmapped into one program (compile excluded)."""
+def bench_population(cfg: solver.Config, n_agents: int, chunks: int, place=None) -> float:
+    """Iterations/s of each of ``n_agents`` agents (seeds) vmapped into one program (compile
+    excluded); ``place`` puts the population's states on devices (e.g. :func:`sweeps.shard`)."""
     prog = programs.for_config(cfg)
     if n_agents == 1:
         states, step = programs.initial_state(cfg), prog.chunk
     else:
         states = sweeps.init_population(prog, [cfg.replace(seed=s) for s in range(n_agents)])
+        states = place(states) if place else states
         step = prog.population_chunk
     states, m = step(states)  # compile + first chunk
     jax.block_until_ready(m)
