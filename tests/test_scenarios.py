@@ -224,3 +224,17 @@ def test_agent_report_dependent_map_reaches_the_oracle(x64):
     assert ev["feasible"].all()
     assert np.mean(ev["principal_utility"]) >= np.mean(u_or) * (1 - 1e-3)
     assert np.mean(ev["principal_utility"]) > np.mean(u_shared["principal_utility"])
+
+
+@pytest.mark.parametrize("name,field,lo,hi,whole", [("aigc", "eta", 0.25, 2.0, False), ("twin", "U_ref", 0.0, 20.0, False),
+                                                    ("agent", "N", 3.0, 18.0, True), ("dt", "beta", 0.2, 1.0, False)])
+def test_any_scalar_setting_may_be_a_range(name: str, field: str, lo: float, hi: float, whole: bool) -> None:
+    """A range LO,HI is drawn per environment (whole-number fields among the whole numbers); the
+    other fields' draws do not change, so a study over the setting sees the same environments."""
+    base = cj.sample_envs(name, 400, seed=7)
+    ranged = cj.sample_envs(name, 400, seed=7, config={field: (lo, hi)})
+    x = ranged[field]
+    assert x.min() >= lo and x.max() <= hi and len(np.unique(x)) > (10 if not whole else hi - lo - 1)
+    if whole:
+        assert np.all(x == np.round(x)) and {lo, hi} <= set(x.tolist())
+    assert all(np.array_equal(base[k], ranged[k]) for k in base if k != field)
