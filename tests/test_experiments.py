@@ -13,6 +13,14 @@ from contractjax import cli, experiments
 from contractjax.solver import sweeps
 
 
+def test_every_paper_figure_has_an_experiment() -> None:
+    figures = {"dt": (3, 4, 5, 6, 7), "agent": (6, 7, 8, 9), "aigc": (4, 5, 6, 7, 8), "twin": (5, 6, 7, 8, 9, 10)}
+    assert set(experiments.EXPERIMENTS) == {f"{p}-fig{n}" for p, ns in figures.items() for n in ns}
+    for exp in experiments.EXPERIMENTS.values():
+        assert all(panel.view in experiments.VIEWS for panel in exp.panels)
+        assert all(panel.reuse is None or panel.reuse < i for i, panel in enumerate(exp.panels))
+
+
 @pytest.mark.parametrize("exp_id", list(experiments.EXPERIMENTS))
 def test_every_experiment_expands_into_valid_sweeps(exp_id: str) -> None:
     exp = experiments.get(exp_id)
