@@ -143,7 +143,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         notes=("each series trains alone (its own compiled population), so CodeCarbon measures it alone; the energy "
                "per member is the group's divided by its members",
                "pruning is a mask of static shape: training does the same arithmetic pruned or not; the compact "
-               "actor (pruned neurons dropped) is what solves faster")),
+               "actor drops the pruned neurons, and solve time counts the float64 payments and every constraint "
+               "check as well as the actor")),
     Experiment(
         "dt-fig7", "DT (Wen et al., journal)", "Fig. 7", "dt",
         "(a) the VP schedule gives the highest reward; (b) higher pruning rates (10/30/50 %) converge more slowly "
@@ -734,7 +735,12 @@ def _plot_bars(exp: Experiment, axes: Sequence[Any], rows: Sequence[Mapping[str,
         core = [m for m, lab in zip(mean, labels, strict=True) if lab not in ("random", "greedy")]
         lo, hi = min(0.0, *core), max(0.0, *core)
         if max(mean) > hi + 2 * (hi - lo) or min(mean) < lo - 2 * (hi - lo):
-            ax.set_ylim(lo - 0.15 * (hi - lo) if lo < 0 else 0.0, hi + 0.25 * (hi - lo))
+            bottom, top = lo - 0.15 * (hi - lo) if lo < 0 else 0.0, hi + 0.25 * (hi - lo)
+            ax.set_ylim(bottom, top)
+            for i, v in enumerate(mean):
+                if not bottom <= v <= top:
+                    ax.text(i, top if v > top else bottom, f"{v:.4g} (off scale)", ha="center",
+                            va="top" if v > top else "bottom", fontsize=6, rotation=90, color="w")
         ax.axhline(rows[0]["oracle_agents" if agents else "oracle"], color="k", ls="--", lw=1, label="oracle")
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel(_ylabel(exp, agents))
