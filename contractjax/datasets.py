@@ -42,9 +42,11 @@ Record = dict[str, Any]
 
 
 def is_folder_target(path: str | os.PathLike) -> bool:
-    """An output path names a sharded dataset when it ends with a separator or is a folder."""
+    """An output path names a sharded dataset when it ends with a separator, or is an existing
+    folder whose name is not a file name (``x.json`` / ``x.npz`` stay file names: an error there)."""
     s = os.fspath(path)
-    return s.endswith(("/", os.sep)) or Path(s).is_dir()
+    p = Path(s)
+    return s.endswith(("/", os.sep)) or (p.is_dir() and p.suffix.lower() not in (".json", ".npz"))
 
 
 def is_dataset(path: str | os.PathLike) -> bool:
