@@ -34,30 +34,30 @@ def _scenario(s: str | Scenario) -> Scenario:
 def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[str, int] | None = None,
                 config: Mapping[str, Any] | None = None) -> Arrays:
     """Draw ``n`` environments (float64) with the scenario's default ranges unless overridden."""
-    sc = _scenario(scenario)
     check_count(n)
-    cfg = sc.settings(config)
-    d = {k: int(cfg[k]) for k in sc.dims} | check_dims("dimension", dims or {}, sc.dims)
-    limits.check_fits(n * env_bytes(sc, d), f"{n} {sc.name} environments", "sample fewer (--n) or smaller ones")
-    draw = sampler(sc, d, cfg)
-    env = float64(lambda: chunked(draw, jax.random.split(jax.random.PRNGKey(seed), n)))()
-    out = {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
-    sc.check_envs(out, "these sampler settings give invalid environments: ")
-    return out
+    return _draw(_scenario(scenario), lambda: jax.random.split(jax.random.PRNGKey(seed), n), n, dims, config,
+                 "sample fewer (--n) or smaller ones")
 
 
 def sample_range(scenario: str | Scenario, start: int, count: int, seed: int = 0,
                  dims: Mapping[str, int] | None = None, config: Mapping[str, Any] | None = None) -> Arrays:
     """Environments ``start .. start + count - 1`` of an unbounded stream: environment ``i`` is
     drawn with ``fold_in(PRNGKey(seed), i)``, so any slice can be drawn alone (sharded datasets)."""
-    sc = _scenario(scenario)
+    base = jax.random.PRNGKey(seed)
+    index = jnp.arange(start, start + count, dtype=jnp.uint32)
+    return _draw(_scenario(scenario), lambda: jax.vmap(lambda i: jax.random.fold_in(base, i))(index), count, dims,
+                 config, "use smaller shards")
+
+
+def _draw(sc: Scenario, keys, n: int, dims: Mapping[str, int] | None, config: Mapping[str, Any] | None,
+          fix: str) -> Arrays:
+    """``n`` environments from the keys ``keys()``: settings and dimensions checked, memory
+    estimated before anything is drawn, the drawn batch checked against the model's conditions."""
     cfg = sc.settings(config)
     d = {k: int(cfg[k]) for k in sc.dims} | check_dims("dimension", dims or {}, sc.dims)
-    limits.check_fits(count * env_bytes(sc, d), f"{count} {sc.name} environments", "use smaller shards")
+    limits.check_fits(n * env_bytes(sc, d), f"{n} {sc.name} environments", fix)
     draw = sampler(sc, d, cfg)
-    base = jax.random.PRNGKey(seed)
-    index = np.arange(start, start + count, dtype=np.uint32)
-    env = float64(lambda: chunked(lambda i: draw(jax.vmap(lambda j: jax.random.fold_in(base, j))(i)), index))()
+    env = float64(lambda: chunked(draw, keys()))()
     out = {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
     sc.check_envs(out, "these sampler settings give invalid environments: ")
     return out
@@ -115,19 +115,27 @@ def chunked(fn, *args):
 def on_devices(fn, *args):
     """``fn(*args)`` with the leading (environment) axis sharded over every local device: the
     batch is padded to a multiple of the device count by repeating its last row (a valid input),
-    placed with a ``NamedSharding``, and the padding dropped from the result. Environments are
+    placed by :func:`place_leading`, and the padding dropped from the result. Environments are
     independent, so each device computes its own slice; on one device this is just ``fn(*args)``."""
-    devices = jax.local_devices()
+    n_dev = jax.local_device_count()
     n = jax.tree.leaves(args)[0].shape[0]
-    if len(devices) == 1 or n < len(devices):
+    if n_dev == 1 or n < n_dev:
         return fn(*args)
-    pad = -n % len(devices)
+    pad = -n % n_dev
     if pad:
         args = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]), args)
-    sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("env",)),
-                                          jax.sharding.PartitionSpec("env"))
-    out = fn(*jax.device_put(args, sharding))
+    out = fn(*place_leading(args, n_dev, "env"))
     return jax.tree.map(lambda x: x[:n], out) if pad else out
+
+
+def place_leading(tree: Any, n_devices: int, axis: str) -> Any:
+    """Every leaf's leading axis split over the first ``n_devices`` local devices (a
+    ``NamedSharding`` on a one-axis mesh named ``axis``): environments here, population members in
+    sweeps. The leading size must be a multiple of ``n_devices``."""
+    if n_devices <= 1:
+        return tree
+    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), (axis,))
+    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(axis)))
 
 
 @functools.cache
@@ -206,8 +214,12 @@ def gap(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> flo
     f = np.asarray(feasible, bool)
     if not f.any():
         return float("nan")
-    ref = float(np.sum(reference[f]))
-    return float((ref - np.sum(utility[f])) / max(abs(ref), 1e-300))
+    return gap_of_sums(float(np.sum(utility[f])), float(np.sum(reference[f])))
+
+
+def gap_of_sums(utility: float, reference: float) -> float:
+    """:func:`gap` from the sums over the feasible menus (datasets accumulate them shard by shard)."""
+    return (reference - utility) / max(abs(reference), 1e-300)
 
 
 BASELINES = ("oracle", "complete_information", "random")

@@ -270,6 +270,6 @@ class _Sums:
                "agents_utility": self.s["agents_utility"] / n, "feasible": self.s["feasible"] / n,
                "max_violation": self.max_violation}
         for key, name in (("oracle_utility", "gap"), ("complete_info_utility", "gap_complete")):
-            if key in self.s:  # batch.gap over the whole dataset: sums over the feasible menus
-                out[name] = (self.s[key] - self.s["u_feasible"]) / max(abs(self.s[key]), 1e-300)
+            if key in self.s:  # batch.gap over the whole dataset
+                out[name] = batch.gap_of_sums(self.s["u_feasible"], self.s[key]) if self.s["feasible"] else float("nan")
         return out

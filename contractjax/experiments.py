@@ -322,15 +322,15 @@ def run(exp_id: str, out: str | Path, budget: str = "quick", seeds: int | None =
             finals += rows
             for k, v in more.items():
                 extra.setdefault(k, []).extend(v)
-    table = _aggregate(curves) if curves else []
-    final_table = _aggregate_finals(finals)
+    table = _over_seeds(curves, ("panel", "series", "step"))
+    final_table = _over_seeds(finals, ("panel", "point", "series"))
     lines = _references(exp, outp) if curves else {}
     files.write_csv(outp / f"{exp.id}.csv", table + final_table)
     for name, rows in extra.items():
         files.write_csv(outp / f"{exp.id}-{name}.csv", rows)
     png = _plot(exp, table, final_table, extra, lines, outp / f"{exp.id}.png", budget, seeds)
     summary = {"id": exp.id, "paper": exp.paper, "figure": exp.figure, "scenario": exp.scenario, "claim": exp.claim,
-               "budget": budget, "seeds": seeds, "series": _finals(table) + _final_points(final_table),
+               "budget": budget, "seeds": seeds, "series": _summary_series(table + final_table),
                "references": lines, "notes": list(exp.notes),
                "command": f"contractjax reproduce {exp.id} --budget {budget} --seeds {seeds} --out {outp}",
                "device": _device(), "date": datetime.date.today().isoformat(), "figure_file": png.name,
@@ -439,17 +439,14 @@ def _evaluate(exp: Experiment, p: int, panel: Panel, trained: Mapping[str, tuple
     from contractjax import batch
     from contractjax.solver.policy import load
     from contractjax.solver.program import for_config
-    from contractjax.solver.training import eval_seed
 
-    first_folder, first_results = next(iter(trained.values()))
-    first = load(first_folder / first_results[0]["run"])
+    policies = {label: [(r, load(folder / r["run"])) for r in results] for label, (folder, results) in trained.items()}
+    first = next(iter(policies.values()))[0][1]
     prog = for_config(first.config)
     rows: list[dict[str, Any]] = []
     extra: dict[str, list[dict[str, Any]]] = {}
-    policies = {label: [(r, load(folder / r["run"])) for r in results] for label, (folder, results) in trained.items()}
     for point, settings in panel.points.items():
-        envs = batch.sample_envs(prog.scenario, first.config.eval_envs, eval_seed(first.config), prog.dims,
-                                 {**prog.sampler, **settings})
+        envs = _held_out(first.config, settings)
         menus = {"oracle": batch.oracle(prog.scenario, envs), "complete information":
                  batch.oracle(prog.scenario, envs, "complete"), "random": batch.random_menus(prog.scenario, envs)}
         if "greedy" in exp.references:
@@ -464,39 +461,35 @@ def _evaluate(exp: Experiment, p: int, panel: Panel, trained: Mapping[str, tuple
         for label, members in policies.items():
             for i, (res, pol) in enumerate(members):
                 learned = pol.menus(envs)
-                summ = batch.summary(batch.evaluate(prog.scenario, envs, learned), refs)
+                report = batch.evaluate(prog.scenario, envs, learned)
+                summ = batch.summary(report, refs)
                 rows.append({"panel": p, "panel_title": panel.title, "view": panel.view, "point": point, **settings,
                              "series": label, "seed": res["seed"], "utility": summ["principal_utility"],
                              "agents_utility": summ["agents_utility"], "gap": summ["gap"],
                              "feasible": summ["feasible"]} | ref_cols)
-                if panel.view == "contracts" and i == 0:
-                    menus[label] = learned
+                if panel.view == "contracts" and i == 0:  # the first seed's menus beside the references'
+                    menus[label], reports[label] = learned, report
                 if panel.view == "energy":
                     extra.setdefault("energy", []).append(_energy_row(label, res, pol, envs, budget))
         if panel.view == "contracts":
             extra.setdefault("contracts", []).extend(
-                _contract_rows(prog.scenario, envs, {k: m for k, m in menus.items() if k != "random"}, panel.states,
-                               point))
+                _contract_rows({k: m for k, m in menus.items() if k != "random"}, reports, panel.states, point))
     return rows, extra
 
 
-def _contract_rows(sc: Any, envs: Mapping[str, np.ndarray], menus: Mapping[str, Mapping[str, np.ndarray]],
+def _contract_rows(menus: Mapping[str, Mapping[str, np.ndarray]], reports: Mapping[str, Mapping[str, Any]],
                    states: int, point: str) -> list[dict[str, Any]]:
     """The menus of the first ``states`` environments, one row per (state, scheme, field, type),
-    with each type's own utility (its IR slack) and the principal's utility."""
-    from contractjax import batch
-
+    with each type's own utility (its IR slack) and the principal's utility, from each scheme's
+    evaluation report."""
     rows = []
-    n = min(states, len(next(iter(envs.values()))))
-    one = {k: v[:n] for k, v in envs.items()}
     for scheme, menu in menus.items():
-        m = {k: np.asarray(v)[:n] for k, v in menu.items()}
-        rep = batch.evaluate(sc, one, m)
-        own = {k: v for k, v in rep["slacks"].items() if k.startswith("IR")}
-        for e in range(n):
+        rep = reports[scheme]
+        own = {f"utility ({k})": v for k, v in rep["slacks"].items() if k.startswith("IR")}
+        for e in range(min(states, len(rep["principal_utility"]))):
             base = {"point": point, "state": e, "scheme": scheme}
             rows.append(base | {"quantity": "principal's utility", "type": "", "value": float(rep["principal_utility"][e])})
-            for field, value in list(m.items()) + [(f"utility ({k})", v) for k, v in own.items()]:
+            for field, value in (dict(menu) | own).items():
                 arr = np.asarray(value[e])
                 for idx in np.ndindex(arr.shape):
                     rows.append(base | {"quantity": field, "type": ",".join(str(i + 1) for i in idx),
@@ -531,27 +524,55 @@ def _energy_row(label: str, res: Mapping[str, Any], pol: Any, envs: Mapping[str,
     return row
 
 
-def _aggregate_finals(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± std over seeds per (panel, point, series) of the post-training evaluation."""
+PER_SEED = ("utility", "agents_utility", "gap", "feasible")
+
+
+def _over_seeds(rows: Sequence[Mapping[str, Any]], by: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Mean ± std over seeds of the per-seed quantities (``PER_SEED``) per group ``by``, in order of
+    first appearance (the order the series were declared, steps ascending); every other number is
+    averaged (each seed's held-out references), text is the group's."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["panel"], r["point"], r["series"]), []).append(r)
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
     out = []
     for sel in groups.values():
-        head = {k: v for k, v in sel[0].items() if k not in ("seed", "utility", "agents_utility", "gap", "feasible")}
-        u, a = np.array([r["utility"] for r in sel]), np.array([r["agents_utility"] for r in sel])
-        out.append(head | {"seeds": len(sel), "utility_mean": float(u.mean()), "utility_std": float(u.std()),
-                           "agents_mean": float(a.mean()), "agents_std": float(a.std()),
-                           "gap_mean": float(np.mean([r["gap"] for r in sel])),
-                           "feasible_mean": float(np.mean([r["feasible"] for r in sel]))})
+        row: dict[str, Any] = {"seeds": len(sel)}
+        for k, v in sel[0].items():
+            if k in ("seed", "member"):
+                continue
+            if k in by or isinstance(v, str):
+                row[k] = v
+                continue
+            x = np.array([r[k] for r in sel], dtype=float)
+            if k in PER_SEED:
+                row[f"{k}_mean"], row[f"{k}_std"] = float(x.mean()), float(x.std())
+            else:
+                row[k] = float(x.mean())
+        out.append(row)
     return out
 
 
-def _final_points(table: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [{"panel": r["panel_title"] + (f" ({r['point']})" if r["point"] else ""), "series": r["series"],
-             "utility": r["utility_mean"], "utility_std": r["utility_std"], "agents_utility": r["agents_mean"],
-             "gap": r["gap_mean"], "feasible": r["feasible_mean"], "oracle": r["oracle"],
-             "complete_information": r["complete_information"], "random": r["random"]} for r in table]
+def _summary_series(table: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The summary's rows: per panel, point and series its final value (a curve's last step)."""
+    last: dict[tuple, Mapping[str, Any]] = {}
+    for r in table:
+        last[(r["panel"], r.get("point", ""), r["series"])] = r
+    return [{"panel": r["panel_title"] + (f" ({r['point']})" if r.get("point") else ""), "series": r["series"],
+             "utility": r["utility_mean"], "utility_std": r["utility_std"], "gap": r["gap_mean"],
+             "feasible": r["feasible_mean"], "oracle": r["oracle"], "complete_information": r["complete_information"],
+             "random": r["random"]} | ({"agents_utility": r["agents_utility_mean"]} if "agents_utility_mean" in r else {})
+            for r in last.values()]
+
+
+def _held_out(cfg: Any, settings: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """A run's held-out environments (its evaluation seed and size), at ``settings`` over its sampler."""
+    from contractjax import batch
+    from contractjax.solver.program import for_config
+    from contractjax.solver.training import eval_seed
+
+    prog = for_config(cfg)
+    return batch.sample_envs(prog.scenario, cfg.eval_envs, eval_seed(cfg), prog.dims, {**prog.sampler,
+                                                                                        **(settings or {})})
 
 
 def _read_curves(path: Path) -> dict[str, list[dict[str, float]]]:
@@ -567,49 +588,19 @@ def _read_curves(path: Path) -> dict[str, list[dict[str, float]]]:
     return out
 
 
-def _aggregate(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± std over seeds per (panel, series, step), in the order the series were declared."""
-    groups: dict[tuple, list[Mapping[str, Any]]] = {}
-    for r in sorted(rows, key=lambda r: (r["panel"], r["step"])):
-        groups.setdefault((r["panel"], r["panel_title"], r["series"], r["step"]), []).append(r)
-    order = list(dict.fromkeys(r["series"] for r in rows))
-    out = []
-    for (panel, title, series, step), sel in sorted(groups.items(), key=lambda g: (g[0][0], order.index(g[0][2]),
-                                                                                   g[0][3])):
-        u = np.array([r["utility"] for r in sel])
-        out.append({"panel": panel, "panel_title": title, "series": series, "step": step, "seeds": len(sel),
-                    "utility_mean": float(u.mean()), "utility_std": float(u.std())}
-                   | {f"{k}_mean" if k in ("gap", "feasible") else k: float(np.mean([r[k] for r in sel]))
-                      for k in ("gap", "feasible", "oracle", "complete_information", "random")})
-    return out
-
-
-def _finals(table: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    last: dict[tuple[int, str], Mapping[str, Any]] = {}
-    for r in table:
-        last[(r["panel"], r["series"])] = r
-    return [{"panel": r["panel_title"], "series": r["series"], "step": r["step"], "utility": r["utility_mean"],
-             "utility_std": r["utility_std"], "gap": r["gap_mean"], "feasible": r["feasible_mean"],
-             "oracle": r["oracle"], "complete_information": r["complete_information"], "random": r["random"]}
-            for r in last.values()]
-
-
 def _references(exp: Experiment, out: Path) -> dict[str, float]:
     """Extra baselines drawn as lines (TWIN's greedy contract), on the panels' held-out environments."""
     if not exp.references:
         return {}
     from contractjax import batch
     from contractjax.solver.policy import read_config
-    from contractjax.solver.program import for_config
-    from contractjax.solver.training import eval_seed
 
     cfg = read_config(next((out / "panels").glob("*/runs/*")))  # every series shares the held-out environments
-    prog = for_config(cfg)
-    envs = batch.sample_envs(prog.scenario, cfg.eval_envs, eval_seed(cfg), prog.dims, prog.sampler)
+    envs = _held_out(cfg)
     lines = {}
     if "greedy" in exp.references:
-        lines["greedy"] = float(np.mean(batch.evaluate(prog.scenario, envs,
-                                                       batch.greedy_menus(prog.scenario, envs))["principal_utility"]))
+        greedy = batch.greedy_menus(cfg.scenario, envs)
+        lines["greedy"] = float(np.mean(batch.evaluate(cfg.scenario, envs, greedy)["principal_utility"]))
     return lines
 
 
@@ -725,9 +716,9 @@ def _plot_bars(exp: Experiment, axes: Sequence[Any], rows: Sequence[Mapping[str,
     refs = _references_of(rows)
     for ax, agents in zip(axes, (False, True), strict=True):
         labels = [r["series"] for r in rows] + [k.replace("_", " ") for k in refs]
-        mean = ([r["agents_mean" if agents else "utility_mean"] for r in rows]
+        mean = ([r["agents_utility_mean" if agents else "utility_mean"] for r in rows]
                 + [rows[0][f"{k}_agents" if agents else k] for k in refs])
-        std = [r["agents_std" if agents else "utility_std"] for r in rows] + [0.0] * len(refs)
+        std = [r["agents_utility_std" if agents else "utility_std"] for r in rows] + [0.0] * len(refs)
         colors = [f"C{i}" for i in range(len(rows))] + ["k", "0.35", "0.6", "0.8"][:len(refs)]
         bars = ax.bar(range(len(labels)), mean, yerr=std, color=colors, capsize=3)
         ax.bar_label(bars, fmt="%.4g", fontsize=6, rotation=90, padding=2)
@@ -749,25 +740,29 @@ def _plot_bars(exp: Experiment, axes: Sequence[Any], rows: Sequence[Mapping[str,
 
 
 def _plot_lines(exp: Experiment, panel: Panel, axes: Sequence[Any], rows: Sequence[Mapping[str, Any]]) -> None:
-    groups = list(dict.fromkeys((r["series"], r.get(panel.by)) for r in rows))
-    shown_refs: set[tuple[str, Any]] = set()
+    series = list(dict.fromkeys(r["series"] for r in rows))
+    bys = list(dict.fromkeys(r.get(panel.by) for r in rows))
+
+    def points(series: str, by: Any) -> list[Mapping[str, Any]]:
+        return sorted((r for r in rows if r["series"] == series and r.get(panel.by) == by), key=lambda r: r[panel.x])
+
+    def suffix(by: Any) -> str:
+        return f", {panel.by} = {by:g}" if panel.by else ""
+
     for ax, agents in zip(axes, (False, True), strict=True):
-        for i, (series, by) in enumerate(groups):
-            pts = sorted((r for r in rows if r["series"] == series and r.get(panel.by) == by), key=lambda r: r[panel.x])
+        for i, (name, by) in enumerate((s, b) for s in series for b in bys):
+            pts = points(name, by)
             x = np.array([r[panel.x] for r in pts])
-            m = np.array([r["agents_mean" if agents else "utility_mean"] for r in pts])
-            sd = np.array([r["agents_std" if agents else "utility_std"] for r in pts])
-            tag = f"{series}" + (f", {panel.by} = {by:g}" if panel.by else "")
-            ax.plot(x, m, "o-", color=f"C{i}", label=tag)
+            m = np.array([r["agents_utility_mean" if agents else "utility_mean"] for r in pts])
+            sd = np.array([r["agents_utility_std" if agents else "utility_std"] for r in pts])
+            ax.plot(x, m, "o-", color=f"C{i}", label=name + suffix(by))
             ax.fill_between(x, m - sd, m + sd, color=f"C{i}", alpha=0.2)
-            if (by, agents) in shown_refs and not panel.by:
-                continue
-            shown_refs.add((by, agents))
+        for j, by in enumerate(bys):  # references depend on the environments (the `by` value), not the series
+            pts = points(series[0], by)
             for k, ls in (("oracle", "--"), ("random", "-."), ("greedy", (0, (1, 1)))):
                 if k in pts[0]:
-                    ax.plot(x, [r[f"{k}_agents" if agents else k] for r in pts], ls=ls, lw=1,
-                            color=f"C{i}" if panel.by else "k", label=f"{k}" + (f", {panel.by} = {by:g}"
-                                                                                  if panel.by else ""))
+                    ax.plot([r[panel.x] for r in pts], [r[f"{k}_agents" if agents else k] for r in pts], ls=ls, lw=1,
+                            color=f"C{j}" if panel.by else "k", label=k + suffix(by))
         ax.set_xlabel(_SETTING_LABELS.get(panel.x, panel.x))
         ax.set_ylabel(_ylabel(exp, agents))
         ax.legend(fontsize=6)

@@ -52,7 +52,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from contractjax import batch, energy, files, limits
 from contractjax.solver import checkpoint
@@ -264,11 +263,8 @@ def devices_for(n: int) -> int:
 
 
 def shard(states: Any, n_devices: int) -> Any:
-    """Place the member axis over ``n_devices`` local devices (``NamedSharding``)."""
-    if n_devices <= 1:
-        return states
-    mesh = Mesh(np.asarray(jax.local_devices()[:n_devices]), ("members",))
-    return jax.device_put(states, NamedSharding(mesh, PartitionSpec("members")))
+    """Place the member axis over ``n_devices`` local devices."""
+    return batch.place_leading(states, n_devices, "members")
 
 
 def init_population(prog: Program, cfgs: Sequence[Config], n_devices: int = 1) -> TrainState:
