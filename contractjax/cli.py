@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from contractjax import batch, datasets, files, scenarios
+from contractjax import batch, cluster, datasets, files, scenarios
 from contractjax.domain import check_dims
 
 
@@ -84,9 +84,11 @@ def cmd_sample_envs(args: argparse.Namespace) -> None:
     settings = _parse_pairs(args.set, "--set")
     sc.settings(settings, "--set")
     if datasets.is_folder_target(args.out):
-        index = datasets.sample(sc, args.n, args.seed, dims, settings, args.out, args.shard_size, not args.quiet)
+        index = datasets.sample(sc, args.n, args.seed, dims, settings, args.out, args.shard_size, not args.quiet,
+                                args.cluster)
         print(f"wrote {args.n} {sc.name} environments to {args.out} ({len(index['shards'])} shards)")
         return
+    _no_cluster(args)
     files.check_out(args.out, args.overwrite)
     envs = batch.sample_envs(sc, args.n, args.seed, dims, settings)
     files.write(args.out, {"scenario": sc.name, "fields": files.env_record(sc, envs)}, args.overwrite)
@@ -100,6 +102,7 @@ def _streamed(args: argparse.Namespace, sc: scenarios.Scenario, what: str, run) 
         if datasets.is_folder_target(args.out) and not Path(args.envs).is_dir():
             raise files.InputError(f"--out '{args.out}' is a folder (a sharded dataset) but --envs is one file; "
                                    "give an output file name ending in .json or .npz")
+        _no_cluster(args)
         return False
     if not datasets.is_folder_target(args.out):
         raise files.InputError(f"--envs '{args.envs}' is a sharded dataset; give --out a folder (end it with /)")
@@ -118,7 +121,7 @@ def cmd_oracle(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
     if _streamed(args, sc, "oracle menus", lambda: datasets.map_menus(
             sc, args.envs, args.out, lambda e: batch.oracle(sc, e, args.info), f"oracle {sc.name}",
-            not args.quiet, info=args.info)):
+            not args.quiet, args.cluster, info=args.info)):
         return
     envs = files.load_envs(sc, args.envs)
     files.check_out(args.out, args.overwrite)
@@ -141,7 +144,7 @@ def cmd_oracle(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
     if _streamed(args, sc, "the evaluation", lambda: datasets.evaluate(
-            sc, args.envs, args.menus, args.out, not args.no_oracle, not args.quiet)):
+            sc, args.envs, args.menus, args.out, not args.no_oracle, not args.quiet, args.cluster)):
         return
     envs = files.load_envs(sc, args.envs)
     menus = files.load_menus(sc, args.menus, envs)
@@ -283,7 +286,7 @@ def cmd_solve(args: argparse.Namespace) -> None:
             raise files.InputError(f"--envs: {e}") from None
 
     if _streamed(args, sc, "learned menus", lambda: datasets.map_menus(
-            sc, args.envs, args.out, menus_of, f"solving {sc.name}", not args.quiet,
+            sc, args.envs, args.out, menus_of, f"solving {sc.name}", not args.quiet, args.cluster,
             checkpoint=str(Path(args.checkpoint).resolve()), checkpoint_step=args.checkpoint_step, seed=args.seed)):
         return
     envs = files.load_envs(sc, args.envs)
@@ -304,7 +307,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from contractjax.solver.sweeps import SweepError, sweep
 
     try:
-        rows = sweep(args.config, args.out, resume=args.resume, progress=not args.quiet)
+        rows = sweep(args.config, args.out, resume=args.resume, progress=not args.quiet, cluster=args.cluster)
     except (SweepError, ValueError) as e:
         raise files.InputError(str(e)) from None
     fixed = ("member", "group", "scenario", "algo", "seed", "principal_utility", "agents_utility", "paper_reward",
@@ -354,6 +357,24 @@ def _fresh_dir(base: Path) -> Path:
 # --------------------------------------------------------------------------------------- parser
 
 
+def _cluster_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--cluster", metavar="ADDRESS", type=_address,
+                        help=f"run {what} on a Ray cluster: 'local' (this machine), 'auto' or HOST:6379 (needs "
+                             "the [cluster] extra; --out on storage every node sees)")
+
+
+def _address(text: str) -> str:
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a cluster address: give local, auto or HOST:PORT")
+    return text
+
+
+def _no_cluster(args: argparse.Namespace) -> None:
+    if getattr(args, "cluster", None):
+        raise files.InputError("--cluster maps the shards of a sharded dataset: give --out a folder (end it with /) "
+                               "and, for oracle/solve/evaluate, --envs a dataset folder; or drop --cluster")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="contractjax", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -368,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--out", required=True, help=out + "; a folder ending in / for a sharded dataset")
         c.add_argument("--overwrite", action="store_true", help="replace --out if it exists (single files)")
         c.add_argument("--quiet", action="store_true", help="no progress bar (sharded datasets)")
+        _cluster_option(c, "a sharded dataset's shards (--out DIR/)")
         c.set_defaults(func=func)
         return c
 
@@ -417,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="output folder (results.csv, curves.csv, runs/)")
     w.add_argument("--resume", action="store_true", help="skip finished groups, continue an interrupted one")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
+    _cluster_option(w, "the structure groups, one Ray task each (restarted from its checkpoint when a worker is lost)")
     w.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("reproduce", help="re-run a paper's experiment with the oracle beside it: figure, data, summary")
@@ -477,6 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _interrupted) if threading.current_thread() is threading.main_thread() \
         else None
+    owned = bool(getattr(args, "cluster", None)) and not cluster.running()  # ours to stop afterwards
     try:
         args.func(args)
     except files.InputError as e:
@@ -487,6 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "with --resume)", file=sys.stderr)
         return 130
     finally:
+        if owned:
+            cluster.shutdown()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from contractjax import batch, files
+from contractjax import cluster as ray_cluster
 from contractjax.domain import InputError
 from contractjax.scenarios import Scenario
 
@@ -136,28 +137,59 @@ def _begin(out: Path, plan: Record) -> Record:
     return plan
 
 
-def _stream(out: Path, index: Record, work: Callable[[int, Record], Record], progress: bool, what: str
-            ) -> Iterator[tuple[int, Record]]:
+def _write_shard(out: Path, work: Callable[[int, Record], Record], i: int, shard: Record) -> Record:
+    rec = work(i, shard)
+    with files._atomic(out / shard["file"]) as fh:
+        np.savez(fh, **files._flat(rec))
+    return rec
+
+
+def _shard_task(work: Callable[[int, Record], Record], out: Path, i: int, shard: Record) -> Record:
+    """One shard on a cluster worker: written there, only its sums come back."""
+    return _partial(_write_shard(out, work, i, shard))
+
+
+def _connect(cluster: str | None) -> None:
+    """Connect before anything is written: a wrong address leaves no unfinished folder behind."""
+    if cluster is not None:
+        ray_cluster.connect(cluster)
+
+
+def _stream(out: Path, index: Record, work: Callable[[int, Record], Record], progress: bool, what: str,
+            cluster: str | None = None) -> Iterator[tuple[int, Record]]:
     """Run ``work(i, shard)`` for every unfinished shard, writing its record atomically and
-    marking it done in the index; yields ``(i, record)`` for every shard (finished ones re-read)."""
+    marking it done in the index (this process alone writes the index); yields ``(i, sums)`` for
+    every shard (:func:`_partial`; finished ones re-read). With ``cluster`` (an address, see
+    :mod:`contractjax.cluster`) the shards are Ray tasks, yielded as they finish."""
     from tqdm.auto import tqdm
 
     total = int(index["n"])
     bar = tqdm(total=total, unit="env", unit_scale=True, desc=what, disable=not progress, dynamic_ncols=True)
+    todo = []
     for i, shard in enumerate(index["shards"]):
         path = out / shard["file"]
         if shard.get("done") and path.is_file():
             bar.total = total = total - shard["n"]  # finished before: not part of this run's rate or ETA
             bar.refresh()
-            yield i, files.read(path)
-            continue
-        rec = work(i, shard)
-        with files._atomic(path) as fh:
-            np.savez(fh, **files._flat(rec))
-        shard["done"] = True
+            yield i, (_partial(files.read(path)) if index["kind"] != "envs" else {})
+        else:
+            todo.append(i)
+
+    def finished(i: int) -> None:
+        index["shards"][i]["done"] = True
         files.write_text(out / INDEX, json.dumps(index, indent=1))
-        bar.update(shard["n"])
-        yield i, rec
+        bar.update(index["shards"][i]["n"])
+
+    if cluster is None:
+        for i in todo:
+            sums = _partial(_write_shard(out, work, i, index["shards"][i]))
+            finished(i)
+            yield i, sums
+    else:
+        calls = [(out.resolve(), i, index["shards"][i]) for i in todo]
+        for j, sums in ray_cluster.map_unordered(cluster, _shard_task, calls, shared=work):
+            finished(todo[j])
+            yield todo[j], sums
     bar.close()
 
 
@@ -172,10 +204,11 @@ def _finish(out: Path, index: Record, summary: Record) -> Record:
 
 
 def sample(sc: Scenario, n: int, seed: int, dims: Mapping[str, int], settings: Mapping[str, Any], out: str | Path,
-           shard_size: int = SHARD, progress: bool = True) -> Record:
+           shard_size: int = SHARD, progress: bool = True, cluster: str | None = None) -> Record:
     """Draw ``n`` environments into a sharded dataset (resumable)."""
     cfg = sc.settings(settings, "--set")
     d = {k: int(cfg[k]) for k in sc.dims} | dict(dims)
+    _connect(cluster)
     outp = Path(out)
     index = _begin(outp, _plan("envs", sc.name, int(n), int(shard_size), seed=int(seed), dims=d,
                                settings=json.loads(json.dumps(dict(settings)))))
@@ -184,16 +217,17 @@ def sample(sc: Scenario, n: int, seed: int, dims: Mapping[str, int], settings: M
         envs = batch.sample_range(sc, shard["start"], shard["n"], seed, d, cfg)
         return {"scenario": sc.name, "fields": files.env_record(sc, envs)}
 
-    for _ in _stream(outp, index, work, progress, f"sampling {sc.name}"):
+    for _ in _stream(outp, index, work, progress, f"sampling {sc.name}", cluster):
         pass
     return _finish(outp, index, {"n": int(n)})
 
 
 def map_menus(sc: Scenario, envs_path: str | Path, out: str | Path, menus_of: Callable[[dict], dict], label: str,
-              progress: bool = True, **meta: Any) -> Record:
+              progress: bool = True, cluster: str | None = None, **meta: Any) -> Record:
     """Menus for every shard of an environment dataset (``oracle``, ``solve``), with their
     utilities and feasibility; the summary aggregates them with bounded memory."""
     src = Dataset(envs_path, "envs", sc)
+    _connect(cluster)
     outp = Path(out)
     index = _begin(outp, _plan("menus", sc.name, src.n, int(src.index["shard_size"]), source=_source(src), **meta))
 
@@ -204,13 +238,13 @@ def map_menus(sc: Scenario, envs_path: str | Path, out: str | Path, menus_of: Ca
         return {"scenario": sc.name, "menus": menus} | {k: ev[k] for k in RESULTS}
 
     acc = _Sums()
-    for _, rec in _stream(outp, index, work, progress, label):
-        acc.add(rec)
+    for i, sums in _stream(outp, index, work, progress, label, cluster):
+        acc.add(i, sums)
     return _finish(outp, index, acc.summary())
 
 
 def evaluate(sc: Scenario, envs_path: str | Path, menus_path: str | Path, out: str | Path, with_oracle: bool = True,
-             progress: bool = True) -> Record:
+             progress: bool = True, cluster: str | None = None) -> Record:
     """Every slack and utility of a menus dataset on its environment dataset, shard by shard,
     and (unless ``with_oracle`` is off) the gaps to the oracle and to complete information."""
     src = Dataset(envs_path, "envs", sc)
@@ -218,6 +252,7 @@ def evaluate(sc: Scenario, envs_path: str | Path, menus_path: str | Path, out: s
     if menus.index.get("source", {}).get("id") != src.index.get("id") or menus.n != src.n:
         raise InputError(f"--menus '{menus_path}' was not computed from --envs '{envs_path}' "
                          f"({menus.n} menus for {src.n} environments); give the matching pair")
+    _connect(cluster)
     outp = Path(out)
     index = _begin(outp, _plan("report", sc.name, src.n, int(src.index["shard_size"]), source=_source(src),
                                menus=str(Path(menus_path).resolve()), oracle=with_oracle))
@@ -232,8 +267,8 @@ def evaluate(sc: Scenario, envs_path: str | Path, menus_path: str | Path, out: s
         return rec
 
     acc = _Sums()
-    for _, rec in _stream(outp, index, work, progress, f"evaluating {sc.name}"):
-        acc.add(rec)
+    for i, sums in _stream(outp, index, work, progress, f"evaluating {sc.name}", cluster):
+        acc.add(i, sums)
     return _finish(outp, index, acc.summary())
 
 
@@ -244,32 +279,41 @@ def _source(src: Dataset) -> Record:
     return {"path": str(src.root.resolve()), "id": src.index.get("id"), "n": src.n}
 
 
+def _partial(rec: Mapping[str, Any]) -> Record:
+    """One shard's sums for the summary (none for environments)."""
+    if "feasible" not in rec:
+        return {}
+    ok = np.asarray(rec["feasible"], bool)
+    u = np.asarray(rec["principal_utility"])
+    out = {"n": len(ok), "principal_utility": float(np.sum(u)), "agents_utility": float(np.sum(rec["agents_utility"])),
+           "feasible": int(np.sum(ok)), "u_feasible": float(np.sum(u[ok])),
+           "max_violation": float(np.max(rec["max_violation"], initial=0.0))}
+    for key in ("oracle_utility", "complete_info_utility"):
+        if key in rec:
+            out[key] = float(np.sum(np.asarray(rec[key])[ok]))
+    return out
+
+
 class _Sums:
-    """Running sums for a dataset's summary (means, feasibility, gaps over the feasible menus)."""
+    """A dataset's summary from its shards' sums (means, feasibility, gaps over the feasible
+    menus), added in shard order whatever order the shards finish in."""
 
     def __init__(self) -> None:
-        self.n = 0
-        self.s: dict[str, float] = {}
-        self.max_violation = 0.0
+        self.parts: dict[int, Record] = {}
 
-    def add(self, rec: Mapping[str, Any]) -> None:
-        ok = np.asarray(rec["feasible"], bool)
-        self.n += len(ok)
-        add = {"principal_utility": np.sum(rec["principal_utility"]), "agents_utility": np.sum(rec["agents_utility"]),
-               "feasible": np.sum(ok), "u_feasible": np.sum(np.asarray(rec["principal_utility"])[ok])}
-        for key in ("oracle_utility", "complete_info_utility"):
-            if key in rec:
-                add[key] = np.sum(np.asarray(rec[key])[ok])
-        for k, v in add.items():
-            self.s[k] = self.s.get(k, 0.0) + float(v)
-        self.max_violation = max(self.max_violation, float(np.max(rec["max_violation"], initial=0.0)))
+    def add(self, i: int, sums: Record) -> None:
+        self.parts[i] = sums
 
     def summary(self) -> Record:
-        n = max(self.n, 1)
-        out = {"n": self.n, "principal_utility": self.s["principal_utility"] / n,
-               "agents_utility": self.s["agents_utility"] / n, "feasible": self.s["feasible"] / n,
-               "max_violation": self.max_violation}
+        s: dict[str, float] = {}
+        for i in sorted(self.parts):
+            for k, v in self.parts[i].items():
+                s[k] = max(s.get(k, 0.0), v) if k == "max_violation" else s.get(k, 0.0) + v
+        n = max(int(s.get("n", 0)), 1)
+        out = {"n": int(s.get("n", 0)), "principal_utility": s["principal_utility"] / n,
+               "agents_utility": s["agents_utility"] / n, "feasible": s["feasible"] / n,
+               "max_violation": s["max_violation"]}
         for key, name in (("oracle_utility", "gap"), ("complete_info_utility", "gap_complete")):
-            if key in self.s:  # batch.gap over the whole dataset
-                out[name] = batch.gap_of_sums(self.s["u_feasible"], self.s[key]) if self.s["feasible"] else float("nan")
+            if key in s:  # batch.gap over the whole dataset
+                out[name] = batch.gap_of_sums(s["u_feasible"], s[key]) if s["feasible"] else float("nan")
         return out

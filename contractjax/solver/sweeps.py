@@ -33,7 +33,10 @@ environments (``eval_seed``, default 1,000,000) against the oracle.
 
 Outputs in ``DIR``: ``results.csv`` / ``results.json`` (one row per member), ``curves.csv`` (every
 member's learning curve), ``runs/<member>/`` (a training folder that ``contractjax solve
---checkpoint`` reads) and ``groups/<group>/`` (the group's checkpoints, for ``--resume``).
+--checkpoint`` reads) and ``groups/<group>/`` (the group's checkpoints, for ``--resume``, and
+``attempts.jsonl``: the host, process and step each run of the group started from).
+
+``--cluster local|ADDRESS`` runs the groups as Ray tasks instead (:mod:`contractjax.cluster`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ import dataclasses
 import itertools
 import json
 import math
+import os
+import socket
 import sys
 import time
 import tomllib
@@ -54,6 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import batch, energy, files, limits
+from contractjax import cluster as ray_cluster
 from contractjax.solver import checkpoint
 from contractjax.solver.config import ALGOS, STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
 from contractjax.solver.evaluation import Evaluator
@@ -349,9 +355,15 @@ def _append(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _truncate(path: Path, step: int) -> None:
+    """Keep the records up to ``step`` (a line cut short by a lost process is dropped too)."""
+    def kept(line: str) -> bool:
+        try:
+            return json.loads(line)["step"] <= step
+        except (ValueError, KeyError, TypeError):
+            return False
+
     if path.exists():
-        keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        files.write_text(path, "".join(ln + "\n" for ln in keep))
+        files.write_text(path, "".join(ln + "\n" for ln in path.read_text().splitlines() if kept(ln)))
 
 
 def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, progress: bool,
@@ -379,6 +391,9 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
         diverged = {int(k): v for k, v in json.loads(status_file.read_text()).get("diverged", {}).items()}
     step = int(np.asarray(states.step)[0])
     _truncate(curves, step)
+    # who trained it from which step: a group restarted after a lost worker shows two lines
+    _append(gdir / "attempts.jsonl", [{"from_step": step, "host": socket.gethostname(), "pid": os.getpid(),
+                                       "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}])
     evaluator = Evaluator(prog, cfg.eval_envs, cfg.eval_seed)
     selection = _Selection(prog, sweep.pbt.envs, cfg.eval_seed + 1) if sweep.schedule == "pbt" else None
     bar = tqdm(total=cfg.steps, initial=step, desc=group.name, unit="it", disable=not progress, file=sys.stderr,
@@ -471,9 +486,22 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
     return rows
 
 
+def _group_task(sweep: Sweep, group: Group, index: int, out: Path) -> list[dict[str, Any]]:
+    """One group on a cluster worker. Always resumable: a task run again after its worker was
+    lost continues from the group's last checkpoint (and skips a group already done)."""
+    try:
+        return run_group(sweep, group, index, out, resume=True, progress=False,
+                         log=lambda s: print(s, file=sys.stderr, flush=True))
+    finally:
+        release_compiled()
+
+
 def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = False, progress: bool = True,
-          log: Log | None = None) -> list[dict[str, Any]]:
-    """Run a sweep (a file or a dict of its fields); returns the result rows (``results.json``)."""
+          log: Log | None = None, cluster: str | None = None) -> list[dict[str, Any]]:
+    """Run a sweep (a file or a dict of its fields); returns the result rows (``results.json``).
+
+    With ``cluster`` (``local`` or a Ray address, :mod:`contractjax.cluster`) every group is a Ray
+    task on its own worker, restarted from its last checkpoint when the worker is lost."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     data = read_spec(spec) if isinstance(spec, str | Path) else spec
     plan = expand(data)
@@ -495,6 +523,8 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
         n = len(g.members) + (-len(g.members) % devices_for(len(g.members)))
         limits.check_fits(prog.state_bytes(g.cfg, n), f"group {g.name} ({n} members)",
                           "lower buffer, batch or network widths, or split the sweep")
+    if cluster is not None:  # before anything is written
+        ray_cluster.connect(cluster)
     try:
         outp.mkdir(parents=True, exist_ok=True)
         files.write_text(saved, json.dumps(data, indent=1))
@@ -503,9 +533,21 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     log(f"sweep: {len(plan.members)} members in {len(plan.groups)} compiled group(s) "
         f"({', '.join(f'{g.name}: {len(g.members)}' for g in plan.groups)})")
     rows: list[dict[str, Any]] = []
-    for i, g in enumerate(plan.groups):
-        rows += run_group(plan, g, i, outp, resume, progress, log)
-        release_compiled()  # a group's programs are not needed again; a long sweep would run out of mappings
+    if cluster is None:
+        for i, g in enumerate(plan.groups):
+            rows += run_group(plan, g, i, outp, resume, progress, log)
+            release_compiled()  # a group's programs are not needed again; a long sweep would run out of mappings
+    else:
+        from tqdm import tqdm
+
+        per_group: dict[int, list[dict[str, Any]]] = {}
+        calls = [(g, i, outp.resolve()) for i, g in enumerate(plan.groups)]
+        with tqdm(total=len(calls), desc=f"groups on {cluster}", unit="group", disable=not progress,
+                  file=sys.stderr) as bar:
+            for i, got in ray_cluster.map_unordered(cluster, _group_task, calls, shared=plan):
+                per_group[i] = got
+                bar.update(1)
+        rows = [r for i in sorted(per_group) for r in per_group[i]]
     files.write_text(outp / "results.json", json.dumps(rows, indent=1))
     files.write_csv(outp / "results.csv", rows)
     curves = []
