@@ -97,7 +97,7 @@ def release_compiled() -> None:
     program holds hundreds of memory mappings, and a process may hold only ~65k (Linux
     ``vm.max_map_count``): long-lived processes that compile many programs (sweeps, test
     sessions) release them between stages."""
-    for fn in (_sampler, vmapped, _oracle_fn, _eval_fn):
+    for fn in (_sampler, vmapped, _oracle_fn, _eval_fn, _per_device):
         fn.cache_clear()
 
 
@@ -113,19 +113,42 @@ def chunked(fn, *args):
 
 
 def on_devices(fn, *args):
-    """``fn(*args)`` with the leading (environment) axis sharded over every local device: the
+    """``fn(*args)`` with the leading (environment) axis split over every local device: the
     batch is padded to a multiple of the device count by repeating its last row (a valid input),
-    placed by :func:`place_leading`, and the padding dropped from the result. Environments are
-    independent, so each device computes its own slice; on one device this is just ``fn(*args)``."""
-    n_dev = jax.local_device_count()
-    n = jax.tree.leaves(args)[0].shape[0]
+    each device computes its own slice (accelerators at once, by :func:`_per_device`; host
+    devices in turn), and the padding is dropped from the result. Environments are independent,
+    so the result equals one device's; on one device this is just ``fn(*args)``."""
+    devices = jax.local_devices()
+    n_dev, n = len(devices), jax.tree.leaves(args)[0].shape[0]
     if n_dev == 1 or n < n_dev:
         return fn(*args)
     pad = -n % n_dev
     if pad:
         args = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]), args)
-    out = fn(*place_leading(args, n_dev, "env"))
+    if devices[0].platform == "cpu":
+        # Host devices (XLA_FLAGS=--xla_force_host_platform_device_count) share the process's one
+        # thread pool: running their programs at once gains nothing, and on large batches it
+        # deadlocked XLA's CPU runtime (jax 0.10.2, 2 cores: 2 devices × 5,000 AIGC environments
+        # hung for good). Each device computes its slice in turn instead.
+        size = (n + pad) // n_dev
+        parts = [jax.device_get(fn(*jax.device_put(jax.tree.map(lambda x, i=i: x[i * size:(i + 1) * size], args), d)))
+                 for i, d in enumerate(devices)]
+        out = jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
+    else:
+        out = _per_device(fn, n_dev, len(args))(*place_leading(args, n_dev, "env"))
     return jax.tree.map(lambda x: x[:n], out) if pad else out
+
+
+@functools.cache
+def _per_device(fn, n_devices: int, n_args: int):
+    """``fn`` run by every device on its own slice (``shard_map``) rather than partitioned by XLA
+    as one program: a vmapped loop whose trip count depends on the data (the oracles' ironing and
+    polish) would otherwise agree on it across devices at every iteration (an all-reduce per
+    step); per device, each runs only as many steps as its own environments need."""
+    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("env",))
+    spec = jax.sharding.PartitionSpec("env")
+    # check_vma off: the scenarios' loops start their carries from constants (not per-device values)
+    return jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=(spec,) * n_args, out_specs=spec, check_vma=False))
 
 
 def place_leading(tree: Any, n_devices: int, axis: str) -> Any:

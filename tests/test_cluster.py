@@ -29,7 +29,8 @@ MEASURED = ("wall_s", "updates_per_s", "group_agent_updates_per_s", "group_energ
 
 @pytest.fixture(scope="module")
 def local_cluster():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False,
+             configure_logging=False, log_to_driver=False)
     yield "local"  # connected: contractjax.cluster.connect reuses it
     ray.shutdown()
 
