@@ -93,7 +93,14 @@ def map_unordered(address: str, fn: Callable[..., Any], calls: Sequence[tuple[An
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for r in done:
-                yield pending.pop(r), ray.get(r)
+                i = pending.pop(r)
+                try:
+                    got = ray.get(r)
+                except ray.exceptions.RayTaskError as e:  # the task's own error, as if raised here
+                    if isinstance(getattr(e, "cause", None), Exception):
+                        raise e.cause from None
+                    raise
+                yield i, got
     finally:  # an error or an interrupt here: stop the rest (their finished outputs stay)
         for r in pending:
             ray.cancel(r, force=True)

@@ -143,3 +143,18 @@ def test_cli_sample_and_solve_on_a_local_cluster_equal_one_machine(tmp_path, loc
                    "--out", str(tmp_path / "one.json"), "--cluster", "local"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--cluster" in err[0] and not (tmp_path / "one.json").exists()
+
+
+def test_a_failing_task_raises_its_own_error_and_leaves_no_shard_done(tmp_path, local_cluster) -> None:
+    sc = scenarios.get("dt")
+    datasets.sample(sc, 300, 0, {}, {}, tmp_path / "envs", shard_size=100, progress=False)
+
+    def damaged(envs: dict) -> dict:
+        raise ValueError("field 'c' of the environments is damaged")
+
+    with pytest.raises(ValueError, match="field 'c'") as err:
+        datasets.map_menus(sc, tmp_path / "envs", tmp_path / "m", damaged, "oracle", progress=False,
+                           cluster=local_cluster)
+    assert type(err.value) is ValueError  # the task's own error, not Ray's wrapper with its traceback
+    index = json.loads((tmp_path / "m" / "index.json").read_text())
+    assert not index["complete"] and not any(s["done"] for s in index["shards"])
