@@ -142,13 +142,17 @@ def on_devices(fn, *args):
 @functools.cache
 def _per_device(fn, n_devices: int, n_args: int):
     """``fn`` run by every device on its own slice (``shard_map``) rather than partitioned by XLA
-    as one program: a vmapped loop whose trip count depends on the data (the oracles' ironing and
-    polish) would otherwise agree on it across devices at every iteration (an all-reduce per
-    step); per device, each runs only as many steps as its own environments need."""
-    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("env",))
+    as one program, in which a vmapped loop whose trip count depends on the data (the oracles'
+    ironing and polish) has one trip count for all devices; here each device runs only as many
+    steps as its own environments need, with no cross-device agreement. (Not yet timed on GPUs.)"""
     spec = jax.sharding.PartitionSpec("env")
     # check_vma off: the scenarios' loops start their carries from constants (not per-device values)
-    return jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=(spec,) * n_args, out_specs=spec, check_vma=False))
+    return jax.jit(jax.shard_map(fn, mesh=_mesh(n_devices, "env"), in_specs=(spec,) * n_args, out_specs=spec,
+                                 check_vma=False))
+
+
+def _mesh(n_devices: int, axis: str) -> jax.sharding.Mesh:
+    return jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), (axis,))
 
 
 def place_leading(tree: Any, n_devices: int, axis: str) -> Any:
@@ -157,8 +161,7 @@ def place_leading(tree: Any, n_devices: int, axis: str) -> Any:
     sweeps. The leading size must be a multiple of ``n_devices``."""
     if n_devices <= 1:
         return tree
-    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), (axis,))
-    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(axis)))
+    return jax.device_put(tree, jax.sharding.NamedSharding(_mesh(n_devices, axis), jax.sharding.PartitionSpec(axis)))
 
 
 @functools.cache

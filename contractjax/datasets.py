@@ -137,16 +137,12 @@ def _begin(out: Path, plan: Record) -> Record:
     return plan
 
 
-def _write_shard(out: Path, work: Callable[[int, Record], Record], i: int, shard: Record) -> Record:
+def _shard_task(work: Callable[[int, Record], Record], out: Path, i: int, shard: Record) -> Record:
+    """One shard, here or on a cluster worker: its record written atomically, its sums returned."""
     rec = work(i, shard)
     with files._atomic(out / shard["file"]) as fh:
         np.savez(fh, **files._flat(rec))
-    return rec
-
-
-def _shard_task(work: Callable[[int, Record], Record], out: Path, i: int, shard: Record) -> Record:
-    """One shard on a cluster worker: written there, only its sums come back."""
-    return _partial(_write_shard(out, work, i, shard))
+    return _partial(rec)
 
 
 def _connect(cluster: str | None) -> None:
@@ -175,21 +171,15 @@ def _stream(out: Path, index: Record, work: Callable[[int, Record], Record], pro
         else:
             todo.append(i)
 
-    def finished(i: int) -> None:
-        index["shards"][i]["done"] = True
+    calls = [(out.resolve(), i, index["shards"][i]) for i in todo]
+    done = (ray_cluster.map_unordered(cluster, _shard_task, calls, shared=work) if cluster is not None
+            else ((j, _shard_task(work, *call)) for j, call in enumerate(calls)))
+    for j, sums in done:
+        shard = index["shards"][todo[j]]
+        shard["done"] = True
         files.write_text(out / INDEX, json.dumps(index, indent=1))
-        bar.update(index["shards"][i]["n"])
-
-    if cluster is None:
-        for i in todo:
-            sums = _partial(_write_shard(out, work, i, index["shards"][i]))
-            finished(i)
-            yield i, sums
-    else:
-        calls = [(out.resolve(), i, index["shards"][i]) for i in todo]
-        for j, sums in ray_cluster.map_unordered(cluster, _shard_task, calls, shared=work):
-            finished(todo[j])
-            yield todo[j], sums
+        bar.update(shard["n"])
+        yield todo[j], sums
     bar.close()
 
 

@@ -88,8 +88,9 @@ DOMAIN = {
 B_MAX, F_MAX, R_MAX = 600.0, 300.0, 3000.0
 #: Oracle: projected-Adam steps per start, and random separable starts beside the scaled
 #: complete-information ones.
-#: (Measured against 2,000 steps × 49 starts on 300 environments: mean shortfall 1.6e-5,
-#: largest 0.26 %; the shortfalls are other local optima, so starts buy more than steps.)
+#: (Measured against 2,000 steps × 49 starts on 300 environments by scripts/twin_search.py: mean
+#: shortfall 9.3e-5, largest 0.61 %; the shortfalls are other local optima, so starts buy more
+#: than steps.)
 STEPS, RANDOM_STARTS = 250, 24
 CI_SCALES = (1.0, 0.6)
 #: Weight of the scaled IR/IC violation in the oracle's objective (only non-implementable
@@ -219,16 +220,27 @@ def _separable_alloc(key: Array, env: Env, hi_b: Array, hi_f: Array) -> tuple[Ar
 def oracle(env: Env, info: str = "asymmetric") -> Menu:
     """Optimal menu by multi-start projected ascent (the problem is non-convex).
 
-    Complete information: per type, :func:`_complete_alloc` with ``R`` = cost. Asymmetric: the
-    payments are the least rents (:func:`payments`), so the search is over ``(b, f)`` only, from
-    the complete-information allocation scaled by ``CI_SCALES`` and ``RANDOM_STARTS`` random
-    separable allocations; the objective carries a penalty on IR/IC violations (non-zero only
-    for non-implementable allocations); the best feasible end point wins.
+    Complete information: per type, :func:`_complete_alloc` with ``R`` = cost. Asymmetric:
+    :func:`search` with its defaults.
+    """
+    if info == "complete":
+        b_ci, f_ci = _complete_alloc(env)
+        return {"b": b_ci, "f": f_ci, "R": own_cost(env, b_ci, f_ci)}
+    return search(env)
+
+
+def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float, ...] = CI_SCALES,
+           phases: tuple[tuple[int | None, int], ...] = ((None, STEPS),)) -> Menu:
+    """The asymmetric-information search. The payments are the least rents (:func:`payments`),
+    so it runs over ``(b, f)`` only, from the complete-information allocation scaled by
+    ``ci_scales`` and ``random_starts`` random separable allocations; the objective carries a
+    penalty on IR/IC violations (non-zero only for non-implementable allocations). Each phase
+    ``(keep, steps)`` keeps the ``keep`` best points (``None``: all) and runs ``steps`` projected
+    Adam steps from them; the best feasible end point wins. (Cheaper settings are measured
+    against a longer search by ``scripts/twin_search.py``.)
     """
     M, N = env["theta"].shape[0], env["sigma"].shape[0]
     b_ci, f_ci = _complete_alloc(env)
-    if info == "complete":
-        return {"b": b_ci, "f": f_ci, "R": own_cost(env, b_ci, f_ci)}
 
     def menu_of(x):
         return payments(env, {"b": x[: M * N].reshape(M, N), "f": x[M * N :].reshape(M, N), "R": None})
@@ -237,12 +249,15 @@ def oracle(env: Env, info: str = "asymmetric") -> Menu:
         m = menu_of(x)
         return principal_utility(env, m) - PENALTY * core.scaled_violation(constraints(env, m))
 
-    starts = [jnp.concatenate([_flat(b_ci), _flat(f_ci)]) * s for s in CI_SCALES]
-    keys = jax.random.split(jax.random.PRNGKey(0), RANDOM_STARTS)
-    for k in keys:
+    starts = [jnp.concatenate([_flat(b_ci), _flat(f_ci)]) * s for s in ci_scales]
+    for k in jax.random.split(jax.random.PRNGKey(0), random_starts):
         b, f = _separable_alloc(k, env, jnp.max(b_ci), jnp.max(f_ci))
         starts.append(jnp.concatenate([_flat(b), _flat(f)]))
-    xs, _ = jax.vmap(lambda x0: _ascent(objective, x0))(jnp.stack(starts))
+    xs = jnp.stack(starts)
+    for keep, steps in phases:
+        if keep is not None:
+            xs = xs[jnp.argsort(-jax.vmap(objective)(xs))[:keep]]
+        xs, _ = jax.vmap(lambda x0, steps=steps: _ascent(objective, x0, steps))(xs)
     menus = jax.vmap(menu_of)(xs)
     feas = jax.vmap(lambda m: core.feasible(constraints(env, m)))(menus)
     vals = jnp.where(feas, jax.vmap(lambda m: principal_utility(env, m))(menus), -jnp.inf)
