@@ -110,16 +110,63 @@ def minimal_payments(cost: Array, floor: Array | None = None) -> Array:
     evaluating the constraints of the returned menu. This is the generic form of the papers'
     closed forms (binding IR of the lowest type and binding local downward IC). ``floor``
     replaces the IR levels ``cost[k, k]`` when participation asks for more (e.g. a per-period IR).
+
+    ``cost`` may carry trailing batch axes, ``cost[k, n, ...]`` (then ``floor[k, ...]`` and the
+    result ``R[k, ...]``): searches keep many candidate allocations along the last axis, where
+    the elementwise work vectorizes.
     """
     K = cost.shape[0]
-    own = jnp.diagonal(cost) if floor is None else floor
-    gain = jnp.diagonal(cost)[:, None] - cost  # extra payment type k needs over item n's payment
+    diag = diagonal(cost)
+    own = diag if floor is None else floor
+    gain = diag[:, None] - cost  # extra payment type k needs over item n's payment
 
     def relax(R: Array, _: None) -> tuple[Array, None]:
         return jnp.maximum(own, jnp.max(R[None, :] + gain, axis=1)), None
 
-    R, _ = jax.lax.scan(relax, own, None, length=max(K - 1, 1))
+    R, _ = jax.lax.scan(relax, own, None, length=max(K - 1, 1), unroll=True)  # no loop inside the searches' loops
     return R
+
+
+def diagonal(a: Array) -> Array:
+    """``a[k, k, ...]`` for every ``k`` (the leading two axes' diagonal, kept leading). Static
+    slices: ``jnp.diagonal`` becomes a gather, several times slower on CPUs."""
+    return jnp.stack([a[k, k] for k in range(a.shape[0])])
+
+
+@jax.custom_vjp
+def least_rents(cost: Array) -> Array:
+    """:func:`minimal_payments` (no floor) with the derivative of its longest-path tree.
+
+    At the fixed point every ``R[k]`` is either its IR level or ``R[n] + cost[k, k] − cost[k, n]``
+    for a binding item ``n``, so ``∂R`` follows the binding tree back to the IR roots in one
+    pass (ties share the derivative equally); differentiating through the ``K − 1`` rounds of
+    maxima instead costs the oracles' searches about twice as much on CPUs. Where the allocation
+    is not implementable the rounds have not converged and this is only an approximate
+    derivative (the searches' penalty governs there).
+    """
+    return minimal_payments(cost)
+
+
+def _least_rents_fwd(cost: Array) -> tuple[Array, tuple[Array, Array]]:
+    R = minimal_payments(cost)
+    return R, (R, cost)
+
+
+def _least_rents_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array]:
+    R, cost = res
+    K = cost.shape[0]
+    own = diagonal(cost)
+    eye = jnp.eye(K, dtype=bool).reshape((K, K) + (1,) * (cost.ndim - 2))
+    binding = (R[None, :] + (own[:, None] - cost) >= R[:, None]) & ~eye  # [k, n]: type k's IC toward item n binds
+    n_paths = (own >= R).astype(g.dtype) + jnp.sum(binding, axis=1, dtype=g.dtype)
+    share = binding.astype(g.dtype) / jnp.maximum(n_paths, 1.0)[:, None]
+    total = g  # derivative w.r.t. R[k] through every type whose rent is built on it
+    for _ in range(K - 1):
+        total = g + jnp.sum(share * total[:, None], axis=0)
+    return (jnp.where(eye, total[None, :], 0.0) - share * total[:, None],)
+
+
+least_rents.defvjp(_least_rents_fwd, _least_rents_bwd)
 
 
 def has_negative_cycle(w: Array, tol: Array | float = 0.0) -> Array:

@@ -37,9 +37,18 @@ def projected_ascent(
     ``active = False`` takes no step (returns the projected ``x0``): the loop's trip count is
     traced, so a vmapped batch runs only as many steps as its active members need — none when
     every member is inactive.
+
+    ``f`` may return a vector ``[P]``: then ``x[..., P]`` holds ``P`` independent problems along
+    its last axis (``f``'s ``p``-th value depending on column ``p`` only; Adam is elementwise),
+    each with its own best iterate — a multi-start search whose elementwise work vectorizes
+    across the starts instead of being vmapped over them.
     """
     opt = optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(optax.cosine_decay_schedule(lr, steps, 1e-3)))
-    vg = jax.value_and_grad(f)
+
+    def vg(x: Array) -> tuple[Array, Array]:
+        (_, fx), g = jax.value_and_grad(lambda x: (lambda v: (jnp.sum(v), v))(f(x)), has_aux=True)(x)
+        return fx, g
+
     x0 = project(x0)
 
     def step(_, carry):

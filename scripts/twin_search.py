@@ -26,6 +26,7 @@ REFERENCE = {"random_starts": 40, "ci_scales": (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.
 SEARCHES = {
     "26 starts x 250 steps (the oracle)": {},
     "26 x 500": {"phases": ((None, 500),)},
+    "22 x 300": {"random_starts": 20, "phases": ((None, 300),)},
     "26 x 100": {"phases": ((None, 100),)},
     "12 x 100": {"random_starts": 10, "phases": ((None, 100),)},
     "26 x 40, then the best 4 x 200": {"phases": ((None, 40), (4, 200))},
@@ -37,7 +38,7 @@ SEARCHES = {
 
 def utility(envs: dict, settings: dict) -> tuple[np.ndarray, float]:
     """Principal's utility of the search's menus and its seconds per call (after compiling)."""
-    fn = jax.jit(jax.vmap(lambda e: twin.search(e, **settings)))
+    fn = batch.jit(jax.vmap(lambda e: twin.search(e, **settings)))
     run = float64(lambda: jax.block_until_ready(batch.chunked(fn, as64(envs))))
     run()
     t0 = time.perf_counter()

@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -109,9 +109,11 @@ _bisected = jax.jit(lambda c0, c1: core._step_bisected(c0, c1, 40))
 def test_negative_cycle_check_matches_enumeration(w):
     K = w.shape[0]
     w = w[:, :K]
+    cycle = _min_cycle(w)
+    assume(abs(cycle) > 1e-9)  # a cycle of weight ±1e-313 is 0 to XLA, which flushes subnormals
     with jax.enable_x64(True):
         got = bool(_negative_cycle(jnp.asarray(w)))
-    assert got == (_min_cycle(w) < 0)
+    assert got == (cycle < 0)
 
 
 @settings(max_examples=60, deadline=None)
@@ -137,3 +139,38 @@ def test_implementable_step_is_the_largest_implementable_step(K, data):
     assert cycle(t) >= -1e-9 * max(1.0, np.abs(u @ x1.T).max())
     if t < 1.0:
         assert cycle(min(1.0, t + 1e-6)) < 0
+
+
+_rents = jax.jit(core.least_rents)
+_rents_grad = jax.jit(jax.grad(lambda c, g: jnp.sum(g * core.least_rents(c))))
+_autodiff_grad = jax.jit(jax.grad(lambda c, g: jnp.sum(g * core.minimal_payments(c))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(K=st.integers(2, 5), P=st.integers(1, 3), data=st.data())
+def test_least_rents_equal_minimal_payments_with_the_tree_derivative(K, P, data):
+    """On implementable cost matrices (extra payments ``own_k − cost[k, n] = φ_k − φ_n − s_kn``
+    with ``s > 0``, so every cycle is strictly negative) with one longest path to each type: the
+    same rents, and the longest-path tree's derivative equals autodiff's through the
+    Bellman–Ford rounds; ``P`` matrices along a trailing axis give each one's rents and
+    derivative."""
+    g = data.draw(hnp.arrays(np.float64, (K,), elements=st.floats(-1, 1)))
+    costs = []
+    for _ in range(P):
+        own = data.draw(hnp.arrays(np.float64, (K,), elements=st.floats(0, 100)))
+        phi = data.draw(hnp.arrays(np.float64, (K,), elements=st.floats(-50, 50)))
+        slack = data.draw(hnp.arrays(np.float64, (K, K), elements=st.floats(0.01, 20), unique=True))
+        c = own[:, None] - (phi[:, None] - phi[None, :] - slack)
+        np.fill_diagonal(c, own)
+        costs.append(c)
+    with jax.enable_x64(True):
+        stacked = jnp.asarray(np.stack(costs, axis=-1))  # [K, K, P]
+        R = np.asarray(_rents(stacked))
+        dR = np.asarray(_rents_grad(stacked, jnp.asarray(g)[:, None]))
+        for p, c in enumerate(costs):
+            paths = np.where(np.eye(K, dtype=bool), np.diagonal(c)[:, None], R[None, :, p] + np.diagonal(c)[:, None] - c)
+            top2 = np.sort(paths, axis=1)[:, -2:]
+            assume(np.all(top2[:, 1] - top2[:, 0] > 1e-6 * max(1.0, np.abs(c).max())))  # one longest path each
+            np.testing.assert_array_equal(R[:, p], np.asarray(core.minimal_payments(jnp.asarray(c))))
+            autodiff = np.asarray(_autodiff_grad(jnp.asarray(c), jnp.asarray(g)))
+            np.testing.assert_allclose(dR[..., p], autodiff, rtol=1e-9, atol=1e-9)

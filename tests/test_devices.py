@@ -46,7 +46,7 @@ def test_four_devices_equal_one() -> None:
             np.testing.assert_allclose(four[name]["oracle"][k], v, rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(four[name]["u"], one[name]["u"], rtol=1e-12)
         assert four[name]["random"] == one[name]["random"]
-    # TWIN's oracle is a multi-start local search (docs/models.md: within 0.61 % of a 49-start,
+    # TWIN's oracle is a multi-start local search (docs/models.md: within 0.48 % of a 49-start,
     # 2,000-step search): compiled for another batch split its iterates may take another path
     np.testing.assert_allclose(four["twin"]["u"], one["twin"]["u"], rtol=3e-3)
     for k, v in one["solve"].items():

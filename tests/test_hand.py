@@ -2,13 +2,16 @@
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import contractjax as cj
 from contractjax import core
-from contractjax.scenarios import agent
+from contractjax.scenarios import agent, common
 
 
 def _a(**kw):
@@ -93,3 +96,19 @@ def test_agent_intertemporal_by_hand():
     # type 2 truthful: 2·1.5 − 2 = 1, row 2 type 2 item 2: 2·3 − 4 = 2 -> 3
     # type 2 reporting 1: 2·1 − 1 = 1, row 1 type 2: best of (2·1 − 1, 2·1.5 − 2) = 1 -> 2
     np.testing.assert_allclose(c.slack["IIC"], [[0, -0.5], [1.0, 0]])
+
+
+@settings(max_examples=100, deadline=None)
+@given(d=st.floats(-50, 50).filter(lambda d: abs(d) > 1e-3), gain=st.floats(0.2, 1.5), loss=st.floats(0.2, 1.5),
+       kappa=st.floats(0, 3))
+def test_prospect_value_and_its_derivative_match_the_two_power_formula(d, gain, loss, kappa):
+    """``d^δ+`` for gains, ``−κ (−d)^δ−`` for losses, and the derivative in all four arguments."""
+    def formula(d, gain, loss, kappa):
+        return jnp.where(d >= 0, jnp.maximum(d, 1e-30) ** gain, -kappa * jnp.maximum(-d, 1e-30) ** loss)
+
+    with jax.enable_x64(True):
+        args = tuple(jnp.float64(a) for a in (d, gain, loss, kappa))
+        np.testing.assert_allclose(common.prospect_value(*args), formula(*args), rtol=1e-12)
+        got = jax.grad(common.prospect_value, argnums=(0, 1, 2, 3))(*args)
+        want = jax.grad(formula, argnums=(0, 1, 2, 3))(*args)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-9, atol=1e-12)

@@ -74,10 +74,7 @@ def client_utility(env: Env, menu: Menu) -> Array:
 
 def pt_value(env: Env, u: Array) -> Array:
     """Prospect-theory value with reference point ``U_ref`` and loss aversion ``η``."""
-    d = u - env["U_ref"]
-    gain = jnp.maximum(d, TINY) ** env["zeta_plus"]
-    loss = env["eta"] * jnp.maximum(-d, TINY) ** env["zeta_minus"]
-    return jnp.where(d >= 0, gain, -loss)
+    return common.prospect_value(u - env["U_ref"], env["zeta_plus"], env["zeta_minus"], env["eta"], TINY)
 
 
 def principal_utility(env: Env, menu: Menu) -> Array:
