@@ -243,9 +243,9 @@ def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float,
     settings are measured by ``scripts/twin_search.py``.)
 
     The ascent runs in float32 with the starts along the last axis (every per-type quantity a
-    ``[M, N, starts]`` array, so the elementwise work vectorizes across starts): 2.5x faster on
-    CPUs than float64 with the starts vmapped, and no less accurate, since only the final
-    allocation's rents and feasibility have to be exact.
+    ``[M, N, starts]`` array, so the elementwise work vectorizes across starts): 4x faster on
+    CPUs than float64 with the starts vmapped (README, TWIN lever table), and no less accurate,
+    since only the final allocation's rents and feasibility have to be exact.
     """
     M, N = env["theta"].shape[0], env["sigma"].shape[0]
     K = M * N
