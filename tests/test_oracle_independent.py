@@ -512,3 +512,19 @@ def test_twin_oracle_beats_greedy(twin_case):
         assert abs(_rel(float(val), float(gev["principal_utility"][i]))) <= 1e-9
     print(f"TWIN greedy feasible in {int(feas.sum())}/{feas.size}; oracle gain over greedy "
           f"min {np.min((u - g) / np.maximum(1, np.abs(g))):.3e}")
+
+
+@pytest.mark.parametrize("dims", [{"M": 1, "N": 1}, {"M": 3, "N": 2}])
+def test_twin_oracle_on_other_type_grids_is_feasible_and_never_below_greedy(dims):
+    """The search keeps its starts as candidates, so it never ends below the complete-information
+    allocation with least rents (the greedy contract), on any type grid; with one type the two
+    coincide (no IC constraint)."""
+    envs = cj.sample_envs("twin", 30, seed=7, config=dims)
+    ev = cj.evaluate("twin", envs, cj.oracle("twin", envs))
+    gev = cj.evaluate("twin", envs, cj.greedy_menus("twin", envs))
+    assert ev["feasible"].all()
+    feas = gev["feasible"].astype(bool)
+    u, g = ev["principal_utility"][feas], gev["principal_utility"][feas]
+    assert np.all(u >= g - 1e-9 * np.maximum(1.0, np.abs(g))), np.min(u - g)
+    if dims == {"M": 1, "N": 1}:
+        np.testing.assert_allclose(u, g, rtol=1e-9)

@@ -239,7 +239,7 @@ def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float,
     ``ci_scales`` and ``random_starts`` random separable allocations, maximizing
     :func:`_search_objective`. Each phase ``(keep, steps)`` keeps the ``keep`` best points
     (``None``: all) and runs ``steps`` projected Adam steps from them; the best feasible end
-    point, paid its least rents in the environment's precision, wins. (Cheaper and longer
+    point or start, paid its least rents in the environment's precision, wins. (Cheaper and longer
     settings are measured by ``scripts/twin_search.py``.)
 
     The ascent runs in float32 with the starts along the last axis (every per-type quantity a
@@ -252,10 +252,11 @@ def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float,
     b_ci, f_ci = _complete_alloc(env)
     keys = jax.random.split(jax.random.PRNGKey(0), random_starts)
     b_r, f_r = jax.vmap(lambda k: _separable_alloc(k, env, jnp.max(b_ci), jnp.max(f_ci)))(keys)
-    xs = jnp.concatenate([
+    starts = jnp.concatenate([
         jnp.stack([jnp.concatenate([_flat(b_ci), _flat(f_ci)]) * s for s in ci_scales], axis=-1),
         jnp.concatenate([b_r.reshape(random_starts, K), f_r.reshape(random_starts, K)], axis=1).T,
-    ], axis=1).astype(jnp.float32)  # [(b, f) flattened, starts]
+    ], axis=1)  # [(b, f) flattened, starts]
+    xs = starts.astype(jnp.float32)
     env32 = {k: v.astype(jnp.float32) for k, v in env.items()}
     scale = jnp.repeat(jnp.asarray([B_MAX, F_MAX], jnp.float32), K)[:, None]
 
@@ -269,7 +270,9 @@ def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float,
         if keep is not None:
             xs = xs[:, jnp.argsort(-objective(xs))[:keep]]
         xs, _ = optim.projected_ascent(objective, xs, box, scale, steps)
-    xs = xs.T.astype(env["theta"].dtype)
+    # the starts stay candidates, so the result is never below the complete-information
+    # allocation with least rents (the greedy contract) even by float32 rounding
+    xs = jnp.concatenate([xs, starts], axis=1).T.astype(env["theta"].dtype)
     menus = jax.vmap(lambda x: payments(env, {"b": x[:K].reshape(M, N), "f": x[K:].reshape(M, N), "R": None}))(xs)
     feas = jax.vmap(lambda m: core.feasible(constraints(env, m)))(menus)
     vals = jnp.where(feas, jax.vmap(lambda m: principal_utility(env, m))(menus), -jnp.inf)
