@@ -115,16 +115,34 @@ def minimal_payments(cost: Array, floor: Array | None = None) -> Array:
     result ``R[k, ...]``): searches keep many candidate allocations along the last axis, where
     the elementwise work vectorizes.
     """
-    K = cost.shape[0]
-    diag = diagonal(cost)
-    own = diag if floor is None else floor
-    gain = diag[:, None] - cost  # extra payment type k needs over item n's payment
-
-    def relax(R: Array, _: None) -> tuple[Array, None]:
-        return jnp.maximum(own, jnp.max(R[None, :] + gain, axis=1)), None
-
-    R, _ = jax.lax.scan(relax, own, None, length=max(K - 1, 1), unroll=True)  # no loop inside the searches' loops
+    own = diagonal(cost) if floor is None else floor
+    R, _ = jax.lax.scan(lambda R, _: (bellman_round(R, cost, floor), None), own, None,
+                        length=max(cost.shape[0] - 1, 1), unroll=True)  # no loop inside the searches' loops
     return R
+
+
+def bellman_round(R: Array, cost: Array, floor: Array | None = None) -> Array:
+    """One round of :func:`minimal_payments`: every payment raised to its IR level and to what
+    every other item's payment forces (:func:`_forced`)."""
+    own = diagonal(cost) if floor is None else floor
+    return jnp.maximum(own, jnp.max(_forced(R, cost), axis=1))
+
+
+def ic_shortfall(R: Array, cost: Array) -> Array:
+    """``max(0, max_{n≠k} R[n] + cost[k, k] − cost[k, n] − R[k])`` per type: how much more type
+    ``k`` must be paid to prefer its own item. Zero for the least rents of an implementable
+    allocation; positive after :func:`minimal_payments`' rounds exactly when there is a positive
+    cycle. Binding constraints give exactly zero with zero derivative (the diagonal term, which
+    would tie with ``R[k]`` and split the derivative, is left out)."""
+    K = cost.shape[0]
+    eye = jnp.eye(K, dtype=bool).reshape((K, K) + (1,) * (cost.ndim - 2))
+    return jax.nn.relu(jnp.max(jnp.where(eye, -jnp.inf, _forced(R, cost)), axis=1) - R)
+
+
+def _forced(R: Array, cost: Array) -> Array:
+    """``[k, n]``: the payment ``R[n] + cost[k, k] − cost[k, n]`` that item ``n``'s payment forces
+    on type ``k`` (IC toward ``n``)."""
+    return R[None, :] + (diagonal(cost)[:, None] - cost)
 
 
 def diagonal(a: Array) -> Array:
@@ -140,7 +158,7 @@ def least_rents(cost: Array) -> Array:
     At the fixed point every ``R[k]`` is either its IR level or ``R[n] + cost[k, k] − cost[k, n]``
     for a binding item ``n``, so ``∂R`` follows the binding tree back to the IR roots in one
     pass (ties share the derivative equally); differentiating through the ``K − 1`` rounds of
-    maxima instead costs the oracles' searches about twice as much on CPUs. Where the allocation
+    maxima instead made TWIN's search ~15 % slower on CPUs (README, TWIN lever table). Where the allocation
     is not implementable the rounds have not converged and this is only an approximate
     derivative (the searches' penalty governs there).
     """
@@ -155,14 +173,13 @@ def _least_rents_fwd(cost: Array) -> tuple[Array, tuple[Array, Array]]:
 def _least_rents_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array]:
     R, cost = res
     K = cost.shape[0]
-    own = diagonal(cost)
     eye = jnp.eye(K, dtype=bool).reshape((K, K) + (1,) * (cost.ndim - 2))
-    binding = (R[None, :] + (own[:, None] - cost) >= R[:, None]) & ~eye  # [k, n]: type k's IC toward item n binds
-    n_paths = (own >= R).astype(g.dtype) + jnp.sum(binding, axis=1, dtype=g.dtype)
+    binding = (_forced(R, cost) >= R[:, None]) & ~eye  # [k, n]: type k's IC toward item n binds
+    n_paths = (diagonal(cost) >= R).astype(g.dtype) + jnp.sum(binding, axis=1, dtype=g.dtype)
     share = binding.astype(g.dtype) / jnp.maximum(n_paths, 1.0)[:, None]
-    total = g  # derivative w.r.t. R[k] through every type whose rent is built on it
-    for _ in range(K - 1):
-        total = g + jnp.sum(share * total[:, None], axis=0)
+    # derivative w.r.t. R[k] through every type whose rent is built on it (paths have < K edges)
+    total, _ = jax.lax.scan(lambda t, _: (g + jnp.sum(share * t[:, None], axis=0), None), g, None,
+                            length=max(K - 1, 1), unroll=True)
     return (jnp.where(eye, total[None, :], 0.0) - share * total[:, None],)
 
 

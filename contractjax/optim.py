@@ -45,8 +45,12 @@ def projected_ascent(
     """
     opt = optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(optax.cosine_decay_schedule(lr, steps, 1e-3)))
 
+    def summed(x: Array) -> tuple[Array, Array]:
+        fx = f(x)
+        return jnp.sum(fx), fx  # columns are independent: the sum's gradient is each one's
+
     def vg(x: Array) -> tuple[Array, Array]:
-        (_, fx), g = jax.value_and_grad(lambda x: (lambda v: (jnp.sum(v), v))(f(x)), has_aux=True)(x)
+        (_, fx), g = jax.value_and_grad(summed, has_aux=True)(x)
         return fx, g
 
     x0 = project(x0)

@@ -252,10 +252,9 @@ def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float,
     b_ci, f_ci = _complete_alloc(env)
     keys = jax.random.split(jax.random.PRNGKey(0), random_starts)
     b_r, f_r = jax.vmap(lambda k: _separable_alloc(k, env, jnp.max(b_ci), jnp.max(f_ci)))(keys)
-    starts = jnp.concatenate([
-        jnp.stack([jnp.concatenate([_flat(b_ci), _flat(f_ci)]) * s for s in ci_scales], axis=-1),
-        jnp.concatenate([b_r.reshape(random_starts, K), f_r.reshape(random_starts, K)], axis=1).T,
-    ], axis=1)  # [(b, f) flattened, starts]
+    scaled = jnp.stack([jnp.concatenate([_flat(b_ci), _flat(f_ci)]) * s for s in ci_scales])
+    random = jnp.concatenate([b_r.reshape(random_starts, K), f_r.reshape(random_starts, K)], axis=1)
+    starts = jnp.concatenate([scaled, random]).T  # [(b, f) flattened, starts]
     xs = starts.astype(jnp.float32)
     env32 = {k: v.astype(jnp.float32) for k, v in env.items()}
     scale = jnp.repeat(jnp.asarray([B_MAX, F_MAX], jnp.float32), K)[:, None]
@@ -286,9 +285,8 @@ def _search_objective(env: Env, b: Array, f: Array) -> Array:
     allocations). Shape ``[P]``."""
     cost = cost_matrix(env, b, f)
     R = core.least_rents(cost)
-    own = core.diagonal(cost)
-    residual = jnp.maximum(own, jnp.max(R[None] + own[:, None] - cost, axis=1)) - R
-    per_type = {k: v[..., None] if v.shape == b.shape[:2] else v for k, v in env.items()}
+    residual = core.ic_shortfall(R, cost)
+    per_type = {k: v[..., None] if SCENARIO.env_fields[k] == _MN else v for k, v in env.items()}  # against [M, N, P]
     U = av_utility(per_type, {"b": b, "f": f, "R": R.reshape(b.shape)})
     value = jnp.sum(weights(env)[..., None] * pt_value(env, U), axis=(0, 1))
     return value - PENALTY * jnp.sum(residual / jnp.maximum(1.0, jnp.abs(R)), axis=0)
