@@ -77,7 +77,11 @@ def env_bytes(sc: Scenario, dims: Mapping[str, int]) -> int:
 
 
 def _frozen(cfg: Mapping[str, Any]) -> tuple:
-    return tuple(sorted((k, tuple(map(tuple, v)) if isinstance(v, list) else v) for k, v in cfg.items()))
+    """Settings as a hashable key (lists and ranges, nested or not, as tuples)."""
+    def freeze(v: Any) -> Any:
+        return tuple(freeze(x) for x in v) if isinstance(v, list | tuple) else v
+
+    return tuple(sorted((k, freeze(v)) for k, v in cfg.items()))
 
 
 def sampler(sc: Scenario, dims: Mapping[str, int], config: Mapping[str, Any]):
@@ -88,7 +92,8 @@ def sampler(sc: Scenario, dims: Mapping[str, int], config: Mapping[str, Any]):
 
 @functools.cache
 def _sampler(sc: Scenario, dims: tuple, cfg: tuple):
-    d, c = dict(dims), dict(cfg)
+    d = dict(dims)
+    c = {k: list(v) if isinstance(sc.defaults.get(k), list) else v for k, v in cfg}  # per-type lists stay lists
     return jax.jit(jax.vmap(lambda k: sc.sample(k, d, c)))
 
 

@@ -245,7 +245,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     cfg = solver.make_config(args.preset, args.config, given_by="--set", **overrides)
     if args.out:
         files.check_folder(args.out)
-    out = Path(args.out) if args.out else _fresh_dir(Path("runs") / f"train-{args.scenario}")
+    out = Path(args.out) if args.out else _fresh_dir(Path("runs") / f"train-{cfg.scenario}")
     try:
         summary = solver.run(cfg, out, resume=args.resume, progress=not args.quiet, resume_from=args.resume_from)
     except RunError as e:
@@ -261,20 +261,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     if "energy_kwh" in summary:
         print(f"training energy {summary['energy_kwh']:.3g} kWh, {1000 * summary['co2_kg']:.3g} g CO2 "
               f"({summary['country']} grid, CPU by {summary['cpu_mode']}; CodeCarbon)")
-    print(f"wrote {out}/summary.json, metrics.jsonl and checkpoints/ (solve with: contractjax solve --scenario "
-          f"{args.scenario} --checkpoint {out} --envs FILE --out FILE)")
+    print(f"wrote {out}/summary.json, metrics.jsonl and checkpoints/ (solve with: contractjax solve "
+          f"--checkpoint {out} --envs FILE --out FILE)")
 
 
 def cmd_solve(args: argparse.Namespace) -> None:
     from contractjax import solver
 
-    sc = _scenario(args.scenario)
     if not datasets.is_dataset(args.envs):
         files.check_out(args.out, args.overwrite)
     try:
         pol = solver.load(args.checkpoint, args.checkpoint_step)
     except ValueError as e:
         raise files.InputError(str(e)) from None
+    sc = _scenario(args.scenario) if args.scenario else scenarios.get(pol.config.scenario, pol.config.model)
     if pol.config.scenario != sc.name:
         raise files.InputError(f"--checkpoint was trained on '{pol.config.scenario}', not '{sc.name}'; "
                                f"pass --scenario {pol.config.scenario}")
@@ -301,6 +301,27 @@ def cmd_solve(args: argparse.Namespace) -> None:
     n = files.n_of(envs)
     print(f"{n} menus in {seconds:.2f} s ({n / seconds:.0f} envs/s incl. compile): mean principal utility "
           f"{np.mean(rec['principal_utility']):.4g}, {100 * np.mean(rec['feasible']):.2f}% feasible -> {args.out}")
+
+
+def cmd_check_model(args: argparse.Namespace) -> None:
+    from contractjax.scenarios import checks
+
+    sc = _scenario(args.model)
+    dims = check_dims("--dims", _parse_pairs(args.dims, "--dims"), sc.dims)
+    settings = _parse_pairs(args.set, "--set")
+    sc.settings(settings, "--set")
+    print(f"model '{sc.name}' registered: fields, shapes and defaults checked "
+          f"({scenarios.source(sc.name) or 'built in'})", file=sys.stderr, flush=True)
+    rows = checks.survey(sc, args.n, args.seed, dims, settings, args.actions)
+    print(_table(rows))
+    bad = [r["check"] for r in rows if r["ok"] != "yes"]
+    if bad:
+        raise ModelCheckFailed(f"model '{sc.name}' fails {len(bad)} check(s): {'; '.join(bad)}")
+    print(f"model '{sc.name}': every check passed")
+
+
+class ModelCheckFailed(Exception):
+    """check-model found a broken promise (exit 1, not a usage error)."""
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
@@ -376,13 +397,19 @@ def _no_cluster(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from contractjax.solver.algos import registry
+    from contractjax.solver.config import Config
+
     p = _Parser(prog="contractjax", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     names = ", ".join(scenarios.names())
+    model_help = f"the model: one of {names}, a model file (path/to/model.py) or module (package.module)"
 
-    def command(name: str, help: str, func, envs: bool = True, out: str = "output file (.json or .npz)"):
+    def command(name: str, help: str, func, envs: bool = True, out: str = "output file (.json or .npz)",
+                scenario: bool = True):
         c = sub.add_parser(name, help=help)
-        c.add_argument("--scenario", required=True, help=f"one of: {names}")
+        c.add_argument("--scenario", required=scenario, help=model_help + ("" if scenario else
+                                                                         " (default: the training run's)"))
         if envs:
             c.add_argument("--envs", required=True,
                            help="environment file (.json or .npz) or a sharded dataset folder (streamed)")
@@ -412,8 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-oracle", action="store_true", help="skip the optimality gap to the oracles")
 
     t = sub.add_parser("train", help="train the diffusion SAC solver (or a baseline algorithm) on random environments")
-    t.add_argument("--scenario", required=True, help=f"one of: {names}")
-    t.add_argument("--algo", help="diffusion_sac (default), diffusion_ddpg, sac, ddpg, td3, ppo or amortized")
+    t.add_argument("--scenario", required=True, help=model_help)
+    algos = [f"{a} (default)" if a == Config.algo else a for a in registry.names()]  # read when the parser is built
+    t.add_argument("--algo", help=f"{', '.join(algos[:-1])} or {algos[-1]}" if len(algos) > 1 else "".join(algos))
     t.add_argument("--preset", default="quick", choices=["quick", "long", "paper"],
                    help="quick (default: minutes on a laptop CPU), long (4x the iterations) or paper (the papers' "
                         "hyperparameters)")
@@ -429,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     v = command("solve", "learned menus for environments, from a trained run", cmd_solve,
-                out="output menu file (.json or .npz)")
+                out="output menu file (.json or .npz)", scenario=False)
     v.add_argument("--checkpoint", required=True, help="the --out folder of 'contractjax train'")
     v.add_argument("--seed", type=_seed, default=0, help="seed of the (deterministic) denoising noise")
     v.add_argument("--checkpoint-step", type=_count, metavar="STEP", help="use checkpoint STEP (default: the latest)")
@@ -455,6 +483,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="keep finished series, continue an interrupted one")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_reproduce)
+
+    k = sub.add_parser("check-model", help="check a model: its functions, feasible menus and action spaces, the "
+                       "oracle against random menus and the complete-information bound (a table; exit 1 on a failure)")
+    k.add_argument("model", help=model_help)
+    k.add_argument("--n", type=_count, default=2000, help="environments to sample (default 2000)")
+    k.add_argument("--actions", type=_count, default=4, help="random actions per environment and action space")
+    k.add_argument("--seed", type=_seed, default=0)
+    k.add_argument("--dims", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help="dimension overrides")
+    k.add_argument("--set", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help="sampler overrides")
+    k.set_defaults(func=cmd_check_model)
 
     q = sub.add_parser("quickstart", help="every scenario: sample, oracle, baselines, a table")
     q.add_argument("--n", type=_count, default=500, help="environments per scenario")
@@ -506,6 +544,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except files.InputError as e:
         print(f"contractjax: error: {e}", file=sys.stderr)
         return 2
+    except ModelCheckFailed as e:
+        print(f"contractjax: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("contractjax: interrupted; finished files are kept, nothing is half-written (training resumes "
               "with --resume)", file=sys.stderr)

@@ -157,25 +157,45 @@ def least_rents(cost: Array) -> Array:
 
     At the fixed point every ``R[k]`` is either its IR level or ``R[n] + cost[k, k] − cost[k, n]``
     for a binding item ``n``, so ``∂R`` follows the binding tree back to the IR roots in one
-    pass (ties share the derivative equally); differentiating through the ``K − 1`` rounds of
-    maxima instead made TWIN's search ~15 % slower on CPUs (README, TWIN lever table). Where the allocation
-    is not implementable the rounds have not converged and this is only an approximate
-    derivative (the searches' penalty governs there).
+    pass; differentiating through the ``K − 1`` rounds of maxima instead made TWIN's search ~15 %
+    slower on CPUs (README, TWIN lever table). Where constraints tie (pooled types: the IR of a
+    type and its IC toward an identical item both bind, a zero-weight cycle), autodiff of the
+    maxima splits the derivative around that cycle; here a payment's derivative comes only from
+    IR when IR binds, else from the binding items whose payments were settled in an earlier
+    Bellman–Ford round (ties among those share it equally), which is the derivative of the
+    payments along the face of pooled allocations (ironing comes out exact). Where the
+    allocation is not implementable the rounds have not converged and this is only an
+    approximate derivative (the searches' penalty governs there).
     """
     return minimal_payments(cost)
 
 
-def _least_rents_fwd(cost: Array) -> tuple[Array, tuple[Array, Array]]:
-    R = minimal_payments(cost)
-    return R, (R, cost)
+def _settled(cost: Array) -> tuple[Array, Array]:
+    """The least rents and, per type, the round in which its payment last rose (0: its IR level)."""
+    own = diagonal(cost)
+
+    def rnd(carry: tuple[Array, Array], r: Array) -> tuple[tuple[Array, Array], None]:
+        R, depth = carry
+        new = bellman_round(R, cost)
+        return (new, jnp.where(new > R, r + 1, depth).astype(depth.dtype)), None
+
+    rounds = jnp.arange(max(cost.shape[0] - 1, 1), dtype=jnp.int32)
+    (R, depth), _ = jax.lax.scan(rnd, (own, jnp.zeros(own.shape, jnp.int32)), rounds, unroll=True)
+    return R, depth
 
 
-def _least_rents_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array]:
-    R, cost = res
+def _least_rents_fwd(cost: Array) -> tuple[Array, tuple[Array, Array, Array]]:
+    R, depth = _settled(cost)
+    return R, (R, depth, cost)
+
+
+def _least_rents_bwd(res: tuple[Array, Array, Array], g: Array) -> tuple[Array]:
+    R, depth, cost = res
     K = cost.shape[0]
     eye = jnp.eye(K, dtype=bool).reshape((K, K) + (1,) * (cost.ndim - 2))
-    binding = (_forced(R, cost) >= R[:, None]) & ~eye  # [k, n]: type k's IC toward item n binds
-    n_paths = (diagonal(cost) >= R).astype(g.dtype) + jnp.sum(binding, axis=1, dtype=g.dtype)
+    # [k, n]: type k's IC toward item n binds and item n's payment was settled before type k's
+    binding = (_forced(R, cost) >= R[:, None]) & ~eye & (depth[None, :] < depth[:, None])
+    n_paths = (depth == 0).astype(g.dtype) + jnp.sum(binding, axis=1, dtype=g.dtype)
     share = binding.astype(g.dtype) / jnp.maximum(n_paths, 1.0)[:, None]
     # derivative w.r.t. R[k] through every type whose rent is built on it (paths have < K edges)
     total, _ = jax.lax.scan(lambda t, _: (g + jnp.sum(share * t[:, None], axis=0), None), g, None,

@@ -83,13 +83,19 @@ def check_setting(source: str, name: str, value: Any, default: Any, interval: In
     """A sampler setting, normalized: one number (held fixed) or an ordered range ``(lo, hi)``
     (drawn per environment: a study's values learned by one policy) where the default is a number
     or a range; one range or a range per type (an even count of numbers, each pair ordered) where
-    the default lists per-type ranges. ``source`` names where the value came from (``--set``,
+    the default lists per-type ranges; a list of numbers (fixed per-type values) where the default
+    is one. ``source`` names where the value came from (``--set``,
     ``config field 'sampler'``)."""
     per_type = isinstance(default, list)
     where = f"{source} {name}={show(value)}"
     flat = _numbers(value)
     if flat is None:
         raise InputError(f"{where}: give numbers, e.g. {name}={show(default)}")
+    if per_type and default and not any(isinstance(v, tuple | list) for v in default):  # fixed values, one per type
+        bad = [v for v in flat if not interval.holds(v)]
+        if bad:
+            raise InputError(f"{where}: {show(bad[0])} is not valid; {name} must be {interval}")
+        return flat
     if not per_type and len(flat) not in (1, 2):
         raise InputError(f"{where}: give one number or a range LO,HI, e.g. {name}={show(default)}")
     if per_type and len(flat) % 2 and len(flat) != 1:

@@ -29,6 +29,7 @@ import numpy as np
 
 from contractjax import files
 from contractjax.domain import InputError
+from contractjax.solver.algos import registry
 
 #: Settings per budget, applied to every member (over the preset named in ``preset``).
 BUDGETS: dict[str, dict[str, Any]] = {
@@ -41,8 +42,13 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "paper": {"preset": "paper", "set": {}},
 }
 DEFAULT_SEEDS = {"tiny": 1, "quick": 2, "paper": 5}
-ALGO_LABELS = {"diffusion_sac": "diffusion SAC", "diffusion_ddpg": "diffusion DDPG", "sac": "SAC", "ddpg": "DDPG",
-               "td3": "TD3", "ppo": "PPO", "amortized": "amortized (exact gradient)"}
+
+
+def __getattr__(name: str) -> Any:
+    """``ALGO_LABELS``: each registered algorithm's label (``AlgoSpec.label``), read on each access."""
+    if name == "ALGO_LABELS":
+        return {spec.name: spec.label for spec in registry.specs()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 VIEWS = ("curves", "bars", "lines", "contracts", "energy")
@@ -86,7 +92,7 @@ class Experiment:
 
 
 def _algos(names: Sequence[str], **extra: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {ALGO_LABELS[a]: {"algo": a} for a in names}
+    out = {registry.get(a).label: {"algo": a} for a in names}
     return out | {k: dict(v) for k, v in extra.items()}
 
 
@@ -114,7 +120,8 @@ def _grid(x: str, xs: Sequence[float], by: str = "", bys: Sequence[float] = (),
 
 
 _EDMSAC = {"algo": "diffusion_sac", "pruning": "agent", "prune_rate": 0.5}
-_PAPER_ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", "amortized")
+#: The series of the papers' all-algorithms comparison (``AlgoSpec.paper``), registered by import.
+_PAPER_ALGOS = tuple(spec.name for spec in registry.specs() if spec.paper)
 
 EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
     Experiment(

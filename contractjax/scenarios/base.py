@@ -67,6 +67,8 @@ class Scenario:
         ``efforts_to_menu(env, a)`` orders them and adds the closed-form payments.
       extra_parameterizations: further named action spaces (e.g. AGENT's shared second-period
         menu); see :meth:`parameterizations`.
+      model: the :class:`~contractjax.scenarios.model.Model` this scenario was derived from
+        (``None`` for one written in full).
     """
 
     name: str
@@ -93,6 +95,7 @@ class Scenario:
     effort_size: Callable[[Mapping[str, int]], int] | None = None
     efforts_to_menu: Callable[[Env, Array], Menu] | None = None
     extra_parameterizations: Mapping[str, Parameterization] = dataclasses.field(default_factory=dict)
+    model: Any = None  # the contractjax.scenarios.model.Model it was derived from, if any
 
     @property
     def parameterizations(self) -> dict[str, Parameterization]:
@@ -137,6 +140,10 @@ FUNCTIONS = ("sample", "check", "state", "action_to_menu", "menu_to_action", "co
 def from_module(namespace: Mapping[str, Any], **metadata: Any) -> Scenario:
     """Build a :class:`Scenario` from a module's functions of the standard names
     (``FUNCTIONS``, plus ``greedy_menu`` and ``efforts_to_menu`` when defined) and the given metadata."""
+    missing = [name for name in FUNCTIONS if not callable(namespace.get(name))]
+    if missing:
+        raise InputError(f"model '{metadata.get('name', '?')}' written in full defines no function '{missing[0]}'; "
+                         f"define {', '.join(FUNCTIONS)} (or state the model's economics as a Model: docs/scenarios.md)")
     funcs = {name: namespace[name] for name in FUNCTIONS}
     for name in ("greedy_menu", "efforts_to_menu"):
         if name in namespace:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,17 +28,18 @@ import jax.numpy as jnp
 from contractjax import scenarios
 from contractjax.domain import NON_NEGATIVE, POSITIVE, REAL, WHOLE, InputError, Interval, between, check_dims
 from contractjax.solver import diffusion
+from contractjax.solver.algos import registry
 
 STATIC, TRACED_KIND, RUN = "static", "traced", "run"
 REWARDS = ("principal", "paper")
 PRUNING = ("none", "dt", "agent")
-ALGOS = ("diffusion_sac", "diffusion_ddpg", "sac", "ddpg", "td3", "ppo", "amortized")
 ACTORS = ("diffusion", "mlp")
 
 
-#: What a field accepts: an interval of numbers (each entry of a tuple of widths), or the choices
-#: of a string field (``None``: checked by :func:`validate` itself).
-Valid = Interval | tuple[str, ...] | None
+#: What a field accepts: an interval of numbers (each entry of a tuple of widths), the choices
+#: of a string field, or a callable giving them when checked (``algo``: the algorithms registered
+#: by then); ``None``: checked by :func:`validate` itself.
+Valid = Interval | tuple[str, ...] | Callable[[], tuple[str, ...]] | None
 COUNT, INDEX = WHOLE, Interval(0.0, integer=True)
 SEED = Interval(0.0, 2.0**32 - 1, integer=True)
 
@@ -67,7 +68,8 @@ class Config:
     """Everything a training run needs (``docs`` of each field: ``Config.describe()``)."""
 
     # -- the problem
-    scenario: str = static("dt", "scenario: dt | agent | aigc | twin", tuple(scenarios.names()))
+    scenario: str = static("dt", "the model: a registered name (dt, agent, aigc, twin, ...), a model file "
+                           "(path/to/model.py) or module (package.module); docs/scenarios.md")
     dims: tuple[tuple[str, int], ...] = static((), "dimension overrides, e.g. K=3 (twin: M, N)")
     sampler: tuple[tuple[str, Any], ...] = static((), "sampler overrides, e.g. c=[25, 35]")
     reward: str = static("principal", "principal: utility − penalty · scaled violation | paper: the paper's reward",
@@ -75,7 +77,8 @@ class Config:
     param: str = static("efforts", "action space: efforts (feasible by construction) | menu (efforts and payments)"
                         " | a scenario's extra one (agent: shared, twin: unrepaired)")
     # -- the algorithm and its networks
-    algo: str = static("diffusion_sac", f"one of {', '.join(ALGOS)}", ALGOS)
+    algo: str = static("diffusion_sac", f"a registered algorithm (solver.algos.registry): {', '.join(registry.names())}",
+                       registry.names)
     actor: str = static("diffusion", "amortized only: mlp (a plain tanh MLP; its default) | diffusion (the chain)",
                         ACTORS)
     actor_hidden: tuple[int, ...] = static((128, 128, 128), "actor hidden widths", COUNT)
@@ -122,6 +125,8 @@ class Config:
     prune_rate: float = traced(0.3, "target sparsity (DT) or fixed pruning rate (AGENT)",
                               between(0.0, 1.0, open_hi=True))
     # -- bookkeeping
+    model: str = run("", "where the model was loaded from (a file or module; recorded from scenario, empty for "
+                     "built-in, registered and installed models), so that solve and resume find it again")
     seed: int = run(0, "training seed", SEED)
     eval_seed: int | None = run(None, "held-out environments; default 1_000_000 + seed (disjoint streams)", SEED)
     steps: int = run(15000, "training iterations", COUNT)
@@ -173,18 +178,15 @@ def structure(cfg: Config) -> tuple[tuple[str, Any], ...]:
 
 # ------------------------------------------------------------------------------ presets, defaults
 
-#: Per-algorithm defaults, applied beneath the preset (papers' baselines run unpruned).
-ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
-    "diffusion_sac": {},
-    "diffusion_ddpg": {"pruning": "none", "explore_std": 0.1},
-    "sac": {"pruning": "none", "auto_alpha": True, "alpha": 0.1, "actor_lr": 3e-4},
-    "ddpg": {"pruning": "none", "actor_lr": 3e-4, "explore_std": 0.1},
-    "td3": {"pruning": "none", "actor_lr": 3e-4, "policy_delay": 2, "explore_std": 0.1},
-    "ppo": {"pruning": "none", "envs_per_step": 256, "actor_lr": 3e-4, "warmup": 0},
-    # The plain MLP: exact reward gradients through the chain's straight-through clips mislead it
-    # (dt, quick preset, 3,000 iterations: 19.9 % gap with the chain, 1.4 % with the MLP).
-    "amortized": {"pruning": "none", "warmup": 0, "actor": "mlp"},
-}
+def __getattr__(name: str) -> Any:
+    """``ALGOS`` (the registered algorithms' names) and ``ALGO_DEFAULTS`` (their defaults, applied
+    beneath the preset), read from :mod:`~contractjax.solver.algos.registry` on each access."""
+    if name == "ALGOS":
+        return registry.names()
+    if name == "ALGO_DEFAULTS":
+        return {spec.name: dict(spec.defaults) for spec in registry.specs()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Minutes per scenario on a 2-core CPU (README figures).
@@ -218,9 +220,10 @@ def make_config(preset: str = "quick", file: str | Path | None = None, given_by:
     given = from_file | overrides
     try:
         algo = given.get("algo", PRESETS[preset].get("algo", Config.algo))
-        if algo not in ALGO_DEFAULTS:
-            raise FieldError("algo", f"choose one of {', '.join(ALGOS)}", algo)
-        return validate(coerce(ALGO_DEFAULTS[algo] | PRESETS[preset] | PRESET_ALGO.get((preset, algo), {}) | given))
+        if algo not in registry.names():
+            raise FieldError("algo", f"choose one of {', '.join(registry.names())}", algo)
+        defaults = dict(registry.get(algo).defaults)
+        return validate(coerce(defaults | PRESETS[preset] | PRESET_ALGO.get((preset, algo), {}) | given))
     except FieldError as e:
         if e.field in overrides and given_by:
             raise e.at(given_by) from None
@@ -256,6 +259,8 @@ def coerce(values: Mapping[str, Any]) -> Config:
             raise FieldError(k, f"unknown field; known fields: {', '.join(sorted(_FIELDS))}", v)
         try:
             kw[k] = _coerce_one(k, v, _FIELDS[k].default)
+        except InputError as e:
+            raise FieldError(k, str(e)) from None
         except (TypeError, ValueError, OverflowError):
             kind = ("comma-separated whole numbers" if k.endswith("_hidden") else
                     "a table of NAME = VALUE (in a config file)" if k in ("dims", "sampler") else
@@ -279,6 +284,8 @@ def _whole(v: Any) -> int:
 
 
 def _coerce_one(name: str, v: Any, default: Any) -> Any:
+    if name == "scenario" and not isinstance(v, str):  # a model object: registered, then named
+        return scenarios.get(v).name
     if name in ("dims", "sampler"):
         items = v.items() if isinstance(v, Mapping) else v
         if isinstance(v, str) or not all(isinstance(i, list | tuple) and len(i) == 2 for i in items):
@@ -326,6 +333,8 @@ def _check_field(f: dataclasses.Field, value: Any) -> None:
     valid = f.metadata["valid"]
     if value is None and f.name in _OPTIONAL or valid is None:
         return
+    if callable(valid):
+        valid = valid()
     if isinstance(valid, tuple):
         if value not in valid:
             raise FieldError(f.name, f"choose one of {', '.join(valid)}", value)
@@ -341,7 +350,12 @@ def validate(cfg: Config) -> Config:
     :class:`FieldError` names the field, the value and the fix."""
     for f in dataclasses.fields(Config):
         _check_field(f, getattr(cfg, f.name))
-    sc = scenarios.get(cfg.scenario)
+    try:
+        sc = scenarios.get(cfg.scenario, cfg.model)
+    except InputError as e:
+        raise FieldError("scenario", str(e), cfg.scenario) from None
+    if (cfg.scenario, cfg.model) != (sc.name, scenarios.source(sc.name)):  # a file or module: record it
+        cfg = cfg.replace(scenario=sc.name, model=scenarios.source(sc.name))
 
     def need(ok: bool, field: str, fix: str) -> None:
         if not ok:

@@ -248,7 +248,9 @@ def _program(static: tuple) -> Program:
 
 def for_config(cfg: Config) -> Program:
     """The Program of a config's structure; configs that differ only in traced or bookkeeping
-    fields share one (and therefore one compiled chunk)."""
+    fields share one (and therefore one compiled chunk). A model from a file or module is loaded
+    first from the config's recorded source (a fresh process: ``solve``, a cluster worker)."""
+    scenarios.get(cfg.scenario, cfg.model)
     return _program(structure(cfg))
 
 

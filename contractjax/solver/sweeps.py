@@ -61,7 +61,8 @@ import numpy as np
 from contractjax import batch, energy, files, limits
 from contractjax import cluster as ray_cluster
 from contractjax.solver import checkpoint
-from contractjax.solver.config import ALGOS, STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
+from contractjax.solver.algos import registry
+from contractjax.solver.config import STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
 from contractjax.solver.evaluation import Evaluator
 from contractjax.solver.policy import Policy
 from contractjax.solver.program import Program, TrainState, for_config, release_compiled, statistics
@@ -161,8 +162,8 @@ def expand(spec: Mapping[str, Any]) -> Sweep:
     if not isinstance(algos, list) or not algos:
         raise SweepError("sweep field 'algos': give a non-empty list, e.g. [\"diffusion_sac\", \"ppo\"]")
     for a in algos:
-        if a not in ALGOS:
-            raise SweepError(f"sweep field 'algos': '{a}' is unknown; choose from {', '.join(ALGOS)}")
+        if a not in registry.names():
+            raise SweepError(f"sweep field 'algos': '{a}' is unknown; choose from {', '.join(registry.names())}")
     seeds = spec.get("seeds", 1)
     seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):

@@ -1,0 +1,350 @@
+"""Oracles and action maps for any screening model (:mod:`contractjax.scenarios.model`).
+
+Everything here works on one environment through the model's :class:`Economics`: allocations are
+``x[F, K]`` (one row per allocation field, one column per flattened type), payments ``t[K]``, the
+cost matrix ``C[k, n] = c(x_n, θ_k)`` in payment units, so type ``k`` taking item ``n`` gets
+``t_n − C[k, n]``.
+
+* :func:`search` — the asymmetric-information optimum of a general model: a multi-start projected
+  Adam search over allocations, each paid its least payments (:func:`core.least_rents`, whose
+  derivative follows the binding tree, so that pooled points are reached exactly), minus a
+  penalty on the rents' positive-cycle residual; the best feasible end point or start wins, paid
+  in float64. With one type dimension and one allocation field, part of the starts are kept
+  monotone (projection onto the ordered box, in the single-crossing direction the costs show), so
+  that ironed (pooled) optima lie on a face of the search set rather than on a kink.
+* :func:`ironed_allocation` — the exact path for declared single-crossing models (Mussa & Rosen
+  1978; Laffont & Martimort 2002, §2.14 and §3.1): with the least payments substituted the
+  principal maximizes the sum of virtual surpluses ``φ_j`` subject to a monotone allocation; the
+  solution is the max–min formula over the blocks' own optima (Robertson, Wright & Dykstra 1988,
+  Thm 1.4.4, for separable concave objectives), each block optimum a 1-D root of the summed
+  derivative found by bisection.
+* :func:`complete_allocation` — the complete-information optimum (IR binds per type), the upper
+  bound beside every oracle.
+* :func:`repair` — the feasible-by-construction action map: the proposed allocation if it is
+  implementable, else its monotone rearrangement (one type dimension), else the nearest
+  implementable point on the segment to the pooled allocation (every type the mean item), which
+  is always implementable (Rochet 1987: implementable iff no negative cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from contractjax import core, optim
+
+Array = jax.Array
+Env = dict[str, Array]
+
+#: Search: projected-Adam steps, random starts beside the complete-information ones, and the
+#: weight of the rents' relative positive-cycle residual (only non-implementable allocations have any).
+STEPS, RANDOM_STARTS, PENALTY = 300, 5, 1e4
+#: How far inside its box (a fraction of the box) the search's ascent stays.
+INSIDE = 1e-6
+#: Complete information: projected-Adam steps and starts per type (general models).
+CI_STEPS, CI_STARTS = 400, 4
+#: Illinois steps of the 1-D root finds (exact path; 1-D complete information).
+ROOT_STEPS = 30
+#: ... and of the blocks of types pooled by ironing (bracketed by their members' own maximizers).
+BLOCK_STEPS = 12
+#: Bisection halvings of :func:`repair`'s segment.
+REPAIR_HALVINGS = 30
+
+
+class Economics(NamedTuple):
+    """What the generic oracles need of a model (built by :class:`~contractjax.scenarios.model.Model`)."""
+
+    n_types: Callable[[Env], int]
+    per_type: Callable[[Env], Env]  # fields with a type dimension, [K, ...]
+    cost: Callable[[Env, Env, Env], Array]  # (env, type, item) -> scalar
+    principal: Callable[[Env, Env, Env], Array]  # (env, type, item incl. payment) -> scalar
+    value: Callable[[Env, Array, Array], Array]  # (env, x[F, K], t[K]) -> the principal's utility
+    bounds: Callable[[Env], tuple[Array, Array]]  # lo, hi [F, K]
+    probabilities: Callable[[Env], Array]  # [K]
+    alloc: tuple[str, ...]
+    payment: str
+    one_dim: bool  # one type dimension (monotone rearrangements make sense)
+
+
+def _item(eco: Economics, x: Array, t: Array | None = None) -> Env:
+    """``x[F]`` (and ``t``) as an item dict."""
+    item = {a: x[i] for i, a in enumerate(eco.alloc)}
+    return item if t is None else item | {eco.payment: t}
+
+
+def _types(eco: Economics, env: Env) -> Env:
+    return eco.per_type(env)
+
+
+def cost_matrix(eco: Economics, env: Env, x: Array) -> Array:
+    """``C[k, n]``: type ``k``'s cost of item ``n``'s allocation."""
+    types = _types(eco, env)
+    return jax.vmap(lambda ty: jax.vmap(lambda xn: eco.cost(env, ty, _item(eco, xn)))(x.T))(types)
+
+
+def own_costs(eco: Economics, env: Env, x: Array) -> Array:
+    """``C[k, k]`` without the off-diagonal work."""
+    return jax.vmap(lambda ty, xk: eco.cost(env, ty, _item(eco, xk)))(_types(eco, env), x.T)
+
+
+def utility_matrix(eco: Economics, env: Env, x: Array, t: Array) -> Array:
+    """``U[k, n] = t_n − C[k, n]``."""
+    return t[None, :] - cost_matrix(eco, env, x)
+
+
+def expected_principal(eco: Economics, env: Env, x: Array, t: Array) -> Array:
+    """``Σ_k p_k π(x_k, t_k, θ_k)`` (the default :attr:`Economics.value`)."""
+    per = jax.vmap(lambda ty, xk, tk: eco.principal(env, ty, _item(eco, xk, tk)))(_types(eco, env), x.T, t)
+    return jnp.sum(eco.probabilities(env) * per)
+
+
+def least_payments(eco: Economics, env: Env, x: Array) -> Array:
+    """The least payments that satisfy every IR and IC for ``x`` (exact when ``x`` is implementable)."""
+    return core.minimal_payments(cost_matrix(eco, env, x))
+
+
+def implementable(C: Array) -> Array:
+    """No negative cycle in the IC graph of ``C`` (within rounding of the largest cost)."""
+    w = C - core.diagonal(C)[:, None]
+    tol = 100 * jnp.finfo(C.dtype).eps * jnp.maximum(1.0, jnp.max(jnp.abs(C)))
+    return ~core.has_negative_cycle(w, tol)
+
+
+def ascending(eco: Economics, env: Env) -> Array:
+    """Whether allocations rise with the type index (one type dimension): the last type's cost
+    rises less from the lowest to the highest allocation than the first type's (single crossing
+    read off the costs: higher types are more efficient)."""
+    lo, hi = eco.bounds(env)
+    types = _types(eco, env)
+    first, last = jax.tree.map(lambda v: v[0], types), jax.tree.map(lambda v: v[-1], types)
+
+    def rise(ty: Env) -> Array:
+        return eco.cost(env, ty, _item(eco, hi[:, -1])) - eco.cost(env, ty, _item(eco, lo[:, -1]))
+
+    return rise(last) <= rise(first)
+
+
+def _ordered(x: Array, up: Array, lo: Array, hi: Array) -> Array:
+    """Projection of one field's ``x[K]`` onto the box, monotone rising (``up``) or falling."""
+    s = jnp.where(up, 1.0, -1.0)
+    return jnp.clip(s * core.isotonic(s * x, jnp.ones_like(x)), lo, hi)
+
+
+def repair(eco: Economics, env: Env, x: Array, single_crossing: bool = False) -> Array:
+    """An implementable allocation near the proposal ``x[F, K]`` (module docstring); unchanged when
+    ``x`` is implementable. Differentiable in ``x`` (the segment's step carries no gradient)."""
+    C = cost_matrix(eco, env, x)
+    ok = implementable(C)
+    if x.shape[0] == 1 and eco.one_dim:
+        up = ascending(eco, env)
+        sorted_x = jnp.where(up, jnp.sort(x, axis=1), -jnp.sort(-x, axis=1))
+        if single_crossing:  # monotone allocations are exactly the implementable ones
+            return sorted_x
+        use_sorted = ~ok & implementable(cost_matrix(eco, env, sorted_x))
+        x, ok = jnp.where(use_sorted, sorted_x, x), ok | use_sorted
+    anchor = jnp.broadcast_to(jnp.mean(x, axis=1, keepdims=True), x.shape)
+
+    def halve(_: int, lohi: tuple[Array, Array]) -> tuple[Array, Array]:
+        lo, hi = lohi
+        mid = 0.5 * (lo + hi)
+        good = implementable(cost_matrix(eco, env, jax.lax.stop_gradient(anchor + mid * (x - anchor))))
+        return jnp.where(good, mid, lo), jnp.where(good, hi, mid)
+
+    zero = jnp.zeros((), x.dtype)
+    t, _ = jax.lax.fori_loop(0, REPAIR_HALVINGS, halve, (zero, zero + 1.0))
+    t = jnp.where(ok, 1.0, t)
+    return anchor + t * (x - anchor)
+
+
+# ------------------------------------------------------------------------- complete information
+
+
+def complete_allocation(eco: Economics, env: Env) -> Array:
+    """Each type's allocation maximizing the principal's utility when paid exactly its cost (IR
+    binds): ``K`` independent problems. One allocation field: the better of a bisection root of
+    the derivative (exact for concave problems) and a multi-start projected Adam search; several
+    fields: the search."""
+    lo, hi = eco.bounds(env)
+    types = _types(eco, env)
+
+    def surplus(ty: Env, xk: Array) -> Array:
+        item = _item(eco, xk)
+        return eco.principal(env, ty, item | {eco.payment: eco.cost(env, ty, item)})
+
+    def one(ty: Env, lo_k: Array, hi_k: Array) -> Array:
+        fracs = jnp.linspace(0.05, 0.95, CI_STARTS, dtype=lo_k.dtype)
+        x0 = lo_k[:, None] + (hi_k - lo_k)[:, None] * fracs[None, :]  # [F, P]
+        f = jax.vmap(lambda xp: surplus(ty, xp), in_axes=1)
+        inner = lo_k + INSIDE * (hi_k - lo_k)
+        xs, vals = optim.projected_ascent(f, x0, lambda x: jnp.clip(x, inner[:, None], hi_k[:, None]),
+                                          (hi_k - lo_k)[:, None], CI_STEPS)
+        best = xs[:, jnp.argmax(vals)]
+        if lo_k.shape[0] == 1:
+            root = _root(lambda v: jax.grad(lambda z: surplus(ty, z[None]))(v), lo_k[0], hi_k[0])[None]
+            best = jnp.where(surplus(ty, root) >= surplus(ty, best), root, best)
+        return best
+
+    return jax.vmap(one, in_axes=(0, 1, 1), out_axes=1)(types, lo, hi)
+
+
+def _root(g: Callable[[Array], Array], lo: Array, hi: Array, steps: int | None = None) -> Array:
+    """The maximizer on ``[lo, hi]`` of a concave function with derivative ``g`` (decreasing):
+    ``lo`` if ``g(lo) <= 0``, ``hi`` if ``g(hi) >= 0``, else the root of ``g`` by the Illinois
+    method (regula falsi that halves a stale end's value; superlinear, and the bracket always
+    holds the root), with a bisection wherever the interpolation is not finite. Elementwise over
+    arrays of problems; derivative evaluations only."""
+    g_lo, g_hi = g(lo), g(hi)
+
+    def step(_: int, c: tuple[Array, ...]) -> tuple[Array, ...]:
+        a, b, ga, gb, side = c
+        x = (a * gb - b * ga) / (gb - ga)
+        x = jnp.where(jnp.isfinite(x) & (x > a) & (x < b), x, 0.5 * (a + b))
+        gx = g(x)
+        right = gx < 0  # the root is left of x: x becomes the right end
+        ga = jnp.where(right & (side == 1), 0.5 * ga, ga)  # the left end stayed twice: halve its value
+        gb = jnp.where(~right & (side == -1), 0.5 * gb, gb)
+        a, ga = jnp.where(right, a, x), jnp.where(right, ga, gx)
+        b, gb = jnp.where(right, x, b), jnp.where(right, gx, gb)
+        return a, b, ga, gb, jnp.where(right, 1, -1).astype(side.dtype)
+
+    inside = (g_lo > 0) & (g_hi < 0)
+    ga0 = jnp.where(jnp.isfinite(g_lo), g_lo, jnp.finfo(lo.dtype).max / 4)
+    start = (lo, hi, jnp.where(inside, ga0, 1.0), jnp.where(inside, g_hi, -1.0), jnp.zeros(lo.shape, jnp.int32))
+    a, b, ga, gb, _ = jax.lax.fori_loop(0, ROOT_STEPS if steps is None else steps, step, start)
+    x = jnp.where(jnp.abs(ga) < jnp.abs(gb), a, b)
+    return jnp.where(g_lo <= 0, lo, jnp.where(g_hi >= 0, hi, x))
+
+
+# ------------------------------------------------------------------------------ the exact path
+
+
+def ironed_allocation(eco: Economics, env: Env) -> Array:
+    """The exact asymmetric-information allocation of a single-crossing model (module docstring).
+
+    In the working order (allocations rising with the index, type 0 the one whose IR binds) the
+    least payments are ``t_0 = c_0(x_0)``, ``t_j = t_{j−1} + c_j(x_j) − c_j(x_{j−1})``; with the
+    principal's utility ``V_j(x) − λ_j t`` the objective is ``Σ_j φ_j(x_j)``,
+    ``φ_j(x) = p_j (V_j(x) − λ_j c_j(x)) − Λ_{>j} (c_j(x) − c_{j+1}(x))``,
+    ``Λ_{>j} = Σ_{k>j} p_k λ_k`` (Laffont & Martimort eq. 2.56, for any number of types). Ironing:
+    ``x̂_i = max_{j≤i} min_{l≥i} x*_{[j, l]}`` over the blocks' own maximizers ``x*``."""
+    lo, hi = eco.bounds(env)
+    K = lo.shape[1]
+    up = ascending(eco, env)
+    order = jnp.where(up, jnp.arange(K), jnp.arange(K)[::-1])
+    types = jax.tree.map(lambda v: v[order], _types(eco, env))
+    p = eco.probabilities(env)[order]
+    lo_w, hi_w = lo[0, order], hi[0, order]
+
+    zero, one_ = jnp.zeros((), lo.dtype), jnp.ones((), lo.dtype)
+
+    def at(j: int, x: Array, t: Array = zero) -> Env:
+        return _item(eco, x[None], t)
+
+    def ty(j: int) -> Env:
+        return jax.tree.map(lambda v: v[j], types)
+
+    lam = jnp.stack([eco.principal(env, ty(j), at(j, lo_w[j])) - eco.principal(env, ty(j), at(j, lo_w[j], one_))
+                     for j in range(K)])
+    Lam = jnp.cumsum((p * lam)[::-1])[::-1]
+    Lam_next = jnp.append(Lam[1:], 0.0)  # Λ_{>j}
+    jj, ll = np.triu_indices(K)  # blocks [j, l]
+    pair_block = np.concatenate([np.full(l - j + 1, b) for b, (j, l) in enumerate(zip(jj, ll, strict=True))])
+    pair_type = np.concatenate([np.arange(j, l + 1) for j, l in zip(jj, ll, strict=True)])
+    ends = np.cumsum(ll - jj + 1)
+    spans = list(zip(ends - (ll - jj + 1), ends, strict=True))  # each block's pairs, as static slices
+
+    def stacked(f: Callable[[int], Array]) -> Array:
+        return jax.tree.map(lambda *v: jnp.stack(v), *[f(int(j)) for j in pair_type])
+
+    per_pair = (stacked(ty), stacked(lambda j: ty(min(j + 1, K - 1))), stacked(lambda j: p[j]),
+                stacked(lambda j: lam[j]), stacked(lambda j: Lam_next[j]), jnp.asarray(pair_type < K - 1))
+
+    def phi(x: Array, t_j: Env, t_next: Env, p_j: Array, lam_j: Array, L_j: Array, has_next: Array) -> Array:
+        c = eco.cost(env, t_j, _item(eco, x[None]))
+        rent = jnp.where(has_next, c - eco.cost(env, t_next, _item(eco, x[None])), 0.0)
+        return p_j * (eco.principal(env, t_j, _item(eco, x[None], zero)) - lam_j * c) - L_j * rent
+
+    dphi = jax.vmap(jax.grad(phi))
+
+    def block_slope(x_b: Array) -> Array:  # [B] -> the summed derivative of each block at its own point
+        d = dphi(jnp.stack([x_b[b] for b in pair_block]), *per_pair)
+        return jnp.stack([jnp.sum(d[a:b]) for a, b in spans])
+
+    # Each type alone first; a block's maximizer lies between its members' own (every member's
+    # derivative has one sign outside them), which brackets the blocks' root finds tightly.
+    alone = [int(np.flatnonzero(pair_block == b)[0]) for b in range(len(jj)) if jj[b] == ll[b]]  # in type order
+    per_type = jax.tree.map(lambda v: jnp.stack([v[i] for i in alone]), per_pair)
+    own = _root(lambda x: dphi(x, *per_type), lo_w, hi_w)
+    blocks = list(zip(jj, ll, strict=True))
+    blo = jnp.stack([jnp.maximum(jnp.max(lo_w[j:l + 1]), jnp.min(own[j:l + 1])) for j, l in blocks])
+    bhi = jnp.stack([jnp.minimum(jnp.min(hi_w[j:l + 1]), jnp.max(own[j:l + 1])) for j, l in blocks])
+    x_star = _root(block_slope, blo, jnp.maximum(bhi, blo), BLOCK_STEPS)
+    table = jnp.full((K, K), jnp.nan, lo.dtype).at[jj, ll].set(x_star)  # [j, l]
+    big = jnp.finfo(lo.dtype).max
+    j_ix, i_ix, l_ix = np.arange(K)[:, None, None], np.arange(K)[None, :, None], np.arange(K)[None, None, :]
+    inner = jnp.min(jnp.where((l_ix >= i_ix) & (l_ix >= j_ix), table[:, None, :], big), axis=2)  # [j, i]
+    x_hat = jnp.max(jnp.where(j_ix[..., 0] <= i_ix[..., 0], inner, -big), axis=0)
+    x_hat = jnp.clip(x_hat, lo_w, hi_w)
+    return jnp.zeros_like(lo).at[0, order].set(x_hat)
+
+
+# ---------------------------------------------------------------------------------- the search
+
+
+def search(eco: Economics, env: Env, steps: int = STEPS, random_starts: int = RANDOM_STARTS,
+           key: Array | None = None, extra_starts: Array | None = None) -> Array:
+    """The asymmetric-information allocation of a general model (module docstring); ``extra_starts``
+    (``[F, K, S]``) join the starts (a learned policy's allocations: warm starts)."""
+    lo, hi = eco.bounds(env)
+    F, K = lo.shape
+    key = jax.random.PRNGKey(0) if key is None else key
+    x_ci = complete_allocation(eco, env)
+    one_dim = F == 1 and eco.one_dim
+    up = ascending(eco, env) if one_dim else jnp.asarray(True)
+    rand = lo[..., None] + (hi - lo)[..., None] * jax.random.uniform(key, (F, K, random_starts), lo.dtype)
+    pooled = jnp.broadcast_to(jnp.mean(x_ci, axis=1, keepdims=True), (F, K))
+    starts = [x_ci, 0.6 * x_ci + 0.4 * lo, pooled]
+    cols = jnp.concatenate([jnp.stack(starts, axis=-1), rand] + ([] if extra_starts is None else [extra_starts]),
+                           axis=-1)  # [F, K, P]
+    P = cols.shape[-1]
+    # one dimension: every start twice, once kept monotone in the single-crossing direction
+    ordered = jnp.concatenate([jnp.zeros(P, bool), jnp.ones(P, bool)]) if one_dim else jnp.zeros(P, bool)
+    if one_dim:
+        cols = jnp.concatenate([cols, cols], axis=-1)
+
+    # the ascent stays a hair inside the box: valuations like sqrt(x) have infinite slopes at the
+    # bound, which Adam cannot step from (the bound itself is a candidate below)
+    inner = lo + INSIDE * (hi - lo)
+
+    def project(x: Array) -> Array:
+        boxed = jnp.clip(x, inner[..., None], hi[..., None])
+        if not one_dim:
+            return boxed
+        mono = jax.vmap(lambda xp: _ordered(xp, up, inner[0], hi[0]), in_axes=1, out_axes=1)(x[0])[None]
+        return jnp.where(ordered, mono, boxed)
+
+    def objective(xp: Array) -> Array:
+        C = cost_matrix(eco, env, xp)
+        R = core.least_rents(C)
+        residual = core.ic_shortfall(R, C)
+        return eco.value(env, xp, R) - PENALTY * jnp.sum(residual / jnp.maximum(1.0, jnp.abs(R)))
+
+    f = jax.vmap(objective, in_axes=2)
+    xs, _ = optim.projected_ascent(f, cols, project, (hi - lo)[..., None], steps)
+    return best_feasible(eco, env, jnp.concatenate([xs, cols, lo[..., None]], axis=-1))
+
+
+def best_feasible(eco: Economics, env: Env, xs: Array) -> Array:
+    """The candidate ``xs[F, K, P]`` whose least-paid menu is feasible with the largest utility."""
+    def score(x: Array) -> Array:
+        C = cost_matrix(eco, env, x)
+        t = core.minimal_payments(C)
+        ok = core.feasible(core.ir_ic(t[None, :] - C))
+        return jnp.where(ok, eco.value(env, x, t), -jnp.inf)
+
+    vals = jax.vmap(score, in_axes=2)(xs)
+    return xs[..., jnp.argmax(vals)]
