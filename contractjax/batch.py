@@ -27,8 +27,9 @@ INFOS = ("asymmetric", "complete")
 CHUNK = 16384
 
 
-def _scenario(s: str | Scenario) -> Scenario:
-    return scenarios.get(s) if isinstance(s, str) else s
+def _scenario(s: str | Scenario | scenarios.Model) -> Scenario:
+    """A Scenario as given, else the model a name, file, module or Model object names (registered)."""
+    return s if isinstance(s, Scenario) else scenarios.get(s)
 
 
 def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[str, int] | None = None,

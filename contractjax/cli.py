@@ -174,7 +174,7 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
     files.check_folder(Path(args.out).parent)
     out = _fresh_dir(Path(args.out))
     rows = []
-    for name in scenarios.names():
+    for name in scenarios.BUILTIN:
         print(f"[{name}] sampling {args.n} environments, solving the oracles ...", file=sys.stderr, flush=True)
         sc = scenarios.get(name)
         envs = batch.sample_envs(sc, args.n, args.seed)
@@ -402,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog="contractjax", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    names = ", ".join(scenarios.names())
+    names = ", ".join(scenarios.BUILTIN)
     model_help = f"the model: one of {names}, a model file (path/to/model.py) or module (package.module)"
 
     def command(name: str, help: str, func, envs: bool = True, out: str = "output file (.json or .npz)",

@@ -33,6 +33,8 @@ _REGISTRY: dict[str, Scenario] = {}
 _SOURCES: dict[str, str] = {}  # name -> the file or module it was loaded from ("" for built-ins)
 _LOADED: dict[str, str] = {}  # resolved file or module -> name
 ENTRY_POINTS = "contractjax.scenarios"
+#: The models that ship with the package, in order.
+BUILTIN = ("dt", "agent", "aigc", "twin")
 
 
 def register(model: Scenario | Model, source: str = "") -> Scenario:
@@ -203,8 +205,9 @@ def _register_builtin() -> None:
 
     for mod in (dt, agent, aigc, twin):
         _REGISTRY[mod.SCENARIO.name] = mod.SCENARIO
+    assert tuple(_REGISTRY) == BUILTIN
 
 
 _register_builtin()
 
-__all__ = ["Model", "Scenario", "as_scenario", "get", "names", "register", "source", "unregister"]
+__all__ = ["BUILTIN", "Model", "Scenario", "as_scenario", "get", "names", "register", "source", "unregister"]

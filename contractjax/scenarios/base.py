@@ -68,7 +68,8 @@ class Scenario:
       extra_parameterizations: further named action spaces (e.g. AGENT's shared second-period
         menu); see :meth:`parameterizations`.
       model: the :class:`~contractjax.scenarios.model.Model` this scenario was derived from
-        (``None`` for one written in full).
+        (``None`` for one written in full); ``economics``, ``allocation_menu`` and
+        ``menu_allocation`` are its pieces the generic oracles work with (warm starts, polish).
     """
 
     name: str
@@ -96,6 +97,9 @@ class Scenario:
     efforts_to_menu: Callable[[Env, Array], Menu] | None = None
     extra_parameterizations: Mapping[str, Parameterization] = dataclasses.field(default_factory=dict)
     model: Any = None  # the contractjax.scenarios.model.Model it was derived from, if any
+    economics: Any = None  # its contractjax.scenarios.generic.Economics (derived models)
+    allocation_menu: Callable[[Env, Array], Menu] | None = None  # x[F, K] -> the least-paid menu
+    menu_allocation: Callable[[Menu], Array] | None = None  # menu -> x[F, K]
 
     @property
     def parameterizations(self) -> dict[str, Parameterization]:

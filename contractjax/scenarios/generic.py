@@ -42,15 +42,23 @@ Env = dict[str, Array]
 
 #: Search: projected-Adam steps, random starts beside the complete-information ones, and the
 #: weight of the rents' relative positive-cycle residual (only non-implementable allocations have any).
-STEPS, RANDOM_STARTS, PENALTY = 300, 5, 1e4
+PENALTY = 1e4
+#: The search's phases ``(keep, steps, lr)`` and random starts, for one type dimension and one
+#: allocation field (where the ironed allocation is a candidate too) and for the others: every
+#: start a short way, then the best few further at a smaller rate (scripts/generic_oracles.py
+#: measures others).
+PHASES_1D, RANDOM_STARTS_1D = ((None, 60, 0.02), (1, 150, 0.005)), 2
+PHASES, RANDOM_STARTS = ((None, 100, 0.02), (3, 200, 0.005)), 8
 #: How far inside its box (a fraction of the box) the search's ascent stays.
 INSIDE = 1e-6
 #: Complete information: projected-Adam steps and starts per type (general models).
 CI_STEPS, CI_STARTS = 400, 4
 #: Illinois steps of the 1-D root finds (exact path; 1-D complete information).
 ROOT_STEPS = 30
+#: Where the 1-D root finds read the slope at the ends of their interval (a fraction of it).
+EDGE = 1e-12
 #: ... and of the blocks of types pooled by ironing (bracketed by their members' own maximizers).
-BLOCK_STEPS = 12
+BLOCK_STEPS = 30
 #: Bisection halvings of :func:`repair`'s segment.
 REPAIR_HALVINGS = 30
 
@@ -163,11 +171,12 @@ def repair(eco: Economics, env: Env, x: Array, single_crossing: bool = False) ->
 # ------------------------------------------------------------------------- complete information
 
 
-def complete_allocation(eco: Economics, env: Env) -> Array:
+def complete_allocation(eco: Economics, env: Env, quick: bool = False) -> Array:
     """Each type's allocation maximizing the principal's utility when paid exactly its cost (IR
-    binds): ``K`` independent problems. One allocation field: the better of a bisection root of
-    the derivative (exact for concave problems) and a multi-start projected Adam search; several
-    fields: the search."""
+    binds): ``K`` independent problems. One allocation field: the better of a root of the
+    derivative (exact for concave problems) and a multi-start projected Adam search; several
+    fields: the search. ``quick`` (the asymmetric search's starts): the root alone, or a quarter
+    of the Adam steps."""
     lo, hi = eco.bounds(env)
     types = _types(eco, env)
 
@@ -176,12 +185,14 @@ def complete_allocation(eco: Economics, env: Env) -> Array:
         return eco.principal(env, ty, item | {eco.payment: eco.cost(env, ty, item)})
 
     def one(ty: Env, lo_k: Array, hi_k: Array) -> Array:
+        if quick and lo_k.shape[0] == 1:
+            return _root(lambda v: jax.grad(lambda z: surplus(ty, z[None]))(v), lo_k[0], hi_k[0])[None]
         fracs = jnp.linspace(0.05, 0.95, CI_STARTS, dtype=lo_k.dtype)
         x0 = lo_k[:, None] + (hi_k - lo_k)[:, None] * fracs[None, :]  # [F, P]
         f = jax.vmap(lambda xp: surplus(ty, xp), in_axes=1)
         inner = lo_k + INSIDE * (hi_k - lo_k)
         xs, vals = optim.projected_ascent(f, x0, lambda x: jnp.clip(x, inner[:, None], hi_k[:, None]),
-                                          (hi_k - lo_k)[:, None], CI_STEPS)
+                                          (hi_k - lo_k)[:, None], CI_STEPS // 4 if quick else CI_STEPS)
         best = xs[:, jnp.argmax(vals)]
         if lo_k.shape[0] == 1:
             root = _root(lambda v: jax.grad(lambda z: surplus(ty, z[None]))(v), lo_k[0], hi_k[0])[None]
@@ -197,7 +208,10 @@ def _root(g: Callable[[Array], Array], lo: Array, hi: Array, steps: int | None =
     method (regula falsi that halves a stale end's value; superlinear, and the bracket always
     holds the root), with a bisection wherever the interpolation is not finite. Elementwise over
     arrays of problems; derivative evaluations only."""
-    g_lo, g_hi = g(lo), g(hi)
+    # the ends' slopes a hair inside: models guard their kinks at the bounds (sqrt at 0) with a
+    # branch whose derivative there is 0
+    width = hi - lo
+    g_lo, g_hi = g(lo + EDGE * width), g(hi - EDGE * width)
 
     def step(_: int, c: tuple[Array, ...]) -> tuple[Array, ...]:
         a, b, ga, gb, side = c
@@ -295,37 +309,50 @@ def ironed_allocation(eco: Economics, env: Env) -> Array:
 # ---------------------------------------------------------------------------------- the search
 
 
-def search(eco: Economics, env: Env, steps: int = STEPS, random_starts: int = RANDOM_STARTS,
-           key: Array | None = None, extra_starts: Array | None = None) -> Array:
-    """The asymmetric-information allocation of a general model (module docstring); ``extra_starts``
-    (``[F, K, S]``) join the starts (a learned policy's allocations: warm starts)."""
+def search(eco: Economics, env: Env, phases: tuple[tuple[int | None, int, float], ...] | None = None,
+           random_starts: int | None = None, key: Array | None = None, extra_starts: Array | None = None) -> Array:
+    """The asymmetric-information allocation of a general model (module docstring). Each phase
+    ``(keep, steps, lr)`` keeps the ``keep`` best points (``None``: all) and runs ``steps``
+    projected Adam steps from them at the initial rate ``lr``. ``extra_starts`` (``[F, K, S]``) join
+    the starts (a learned policy's allocations: warm starts)."""
+    lo64 = eco.bounds(env)[0]
+    one_dim = lo64.shape[0] == 1 and eco.one_dim
+    phases = phases or (PHASES_1D if one_dim else PHASES)
+    random_starts = (RANDOM_STARTS_1D if one_dim else RANDOM_STARTS) if random_starts is None else random_starts
+    # one field and one type dimension: the ironed allocation, exact under single crossing, joins
+    # the candidates (elsewhere it is merely a feasible point or rejected)
+    exact = [ironed_allocation(eco, env)[..., None]] if one_dim else []
+    x_ci = complete_allocation(eco, env, quick=True)
+    # the ascent in float32 (its end points are candidates: only the final menu must be exact)
+    env64, env = env, jax.tree.map(lambda v: v.astype(jnp.float32), env)
+    x_ci = x_ci.astype(jnp.float32)
     lo, hi = eco.bounds(env)
     F, K = lo.shape
     key = jax.random.PRNGKey(0) if key is None else key
-    x_ci = complete_allocation(eco, env)
-    one_dim = F == 1 and eco.one_dim
     up = ascending(eco, env) if one_dim else jnp.asarray(True)
     rand = lo[..., None] + (hi - lo)[..., None] * jax.random.uniform(key, (F, K, random_starts), lo.dtype)
     pooled = jnp.broadcast_to(jnp.mean(x_ci, axis=1, keepdims=True), (F, K))
-    starts = [x_ci, 0.6 * x_ci + 0.4 * lo, pooled]
-    cols = jnp.concatenate([jnp.stack(starts, axis=-1), rand] + ([] if extra_starts is None else [extra_starts]),
-                           axis=-1)  # [F, K, P]
+    starts = [jnp.stack([x_ci, 0.6 * x_ci + 0.4 * lo, pooled], axis=-1), rand]
+    if extra_starts is not None:
+        starts.append(jnp.clip(extra_starts.astype(jnp.float32), lo[..., None], hi[..., None]))
+    cols = jnp.concatenate(starts, axis=-1)  # [F, K, P]
     P = cols.shape[-1]
     # one dimension: every start twice, once kept monotone in the single-crossing direction
     ordered = jnp.concatenate([jnp.zeros(P, bool), jnp.ones(P, bool)]) if one_dim else jnp.zeros(P, bool)
     if one_dim:
         cols = jnp.concatenate([cols, cols], axis=-1)
+    first = cols
 
     # the ascent stays a hair inside the box: valuations like sqrt(x) have infinite slopes at the
     # bound, which Adam cannot step from (the bound itself is a candidate below)
     inner = lo + INSIDE * (hi - lo)
 
-    def project(x: Array) -> Array:
+    def project(x: Array, mono_cols: Array) -> Array:
         boxed = jnp.clip(x, inner[..., None], hi[..., None])
         if not one_dim:
             return boxed
         mono = jax.vmap(lambda xp: _ordered(xp, up, inner[0], hi[0]), in_axes=1, out_axes=1)(x[0])[None]
-        return jnp.where(ordered, mono, boxed)
+        return jnp.where(mono_cols, mono, boxed)
 
     def objective(xp: Array) -> Array:
         C = cost_matrix(eco, env, xp)
@@ -334,8 +361,14 @@ def search(eco: Economics, env: Env, steps: int = STEPS, random_starts: int = RA
         return eco.value(env, xp, R) - PENALTY * jnp.sum(residual / jnp.maximum(1.0, jnp.abs(R)))
 
     f = jax.vmap(objective, in_axes=2)
-    xs, _ = optim.projected_ascent(f, cols, project, (hi - lo)[..., None], steps)
-    return best_feasible(eco, env, jnp.concatenate([xs, cols, lo[..., None]], axis=-1))
+    vals = None
+    for keep, steps, lr in phases:
+        if keep is not None and keep < cols.shape[-1]:
+            best = jnp.argsort(-(f(cols) if vals is None else vals))[:keep]
+            cols, ordered = cols[..., best], ordered[best]
+        cols, vals = optim.projected_ascent(f, cols, lambda x, o=ordered: project(x, o), (hi - lo)[..., None], steps, lr)
+    cand = jnp.concatenate([cols, first], axis=-1).astype(lo64.dtype)
+    return best_feasible(eco, env64, jnp.concatenate([cand, lo64[..., None], *exact], axis=-1))
 
 
 def best_feasible(eco: Economics, env: Env, xs: Array) -> Array:

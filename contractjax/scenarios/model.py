@@ -261,7 +261,7 @@ def _derive(m: Model) -> Scenario:
         extra_parameterizations={"unrepaired": Parameterization(
             lambda dims: len(alloc) * _count(tdims, dims), lambda env, a: paid(env, boxed(env, a)),
             "allocations with least payments, no implementability repair")},
-        model=m,
+        model=m, economics=eco, allocation_menu=paid, menu_allocation=alloc_of,
     )
 
 
