@@ -84,6 +84,10 @@ def map_unordered(address: str, fn: Callable[..., Any], calls: Sequence[tuple[An
     again up to ``retries`` times (``fn`` must be safe to repeat: it writes its outputs atomically
     or continues from its own checkpoint)."""
     ray = connect(address)
+    from contractjax import scenarios
+
+    for module in scenarios.file_modules():  # model files: workers cannot import them by name
+        ray.cloudpickle.register_pickle_by_value(module)
     gpu = ray.cluster_resources().get("GPU", 0) > 0
     task = ray.remote(fn).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=retries,
                                   retry_exceptions=False)

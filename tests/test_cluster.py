@@ -158,3 +158,32 @@ def test_a_failing_task_raises_its_own_error_and_leaves_no_shard_done(tmp_path, 
     assert type(err.value) is ValueError  # the task's own error, not Ray's wrapper with its traceback
     index = json.loads((tmp_path / "m" / "index.json").read_text())
     assert not index["complete"] and not any(s["done"] for s in index["shards"])
+
+
+def test_a_model_file_on_a_local_cluster(tmp_path, local_cluster) -> None:
+    """A model from a file outside the package: workers (other processes) get it with the shard
+    tasks, and a sweep group's worker loads it from the configs' recorded source."""
+    from tests.test_user_model_cli import template
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    model = folder / "my_model.py"
+    model.write_text(template().replace('name="my_screening"', 'name="cluster_screening"'))
+    try:
+        m = str(model)
+        for cluster in ([], ["--cluster", "local"]):
+            tag = "c" if cluster else "l"
+            assert cli.main(["sample-envs", "--scenario", m, "--n", "300", "--shard-size", "100", "--out",
+                             f"{tmp_path}/{tag}envs/", "--quiet", *cluster]) == 0
+            assert cli.main(["oracle", "--scenario", m, "--envs", f"{tmp_path}/{tag}envs/", "--out",
+                             f"{tmp_path}/{tag}oracle/", "--quiet", *cluster]) == 0
+        got = [json.loads((tmp_path / d / "index.json").read_text()) for d in ("loracle", "coracle")]
+        assert got[1]["complete"] and got[0]["summary"] == got[1]["summary"] and got[1]["summary"]["feasible"] == 1.0
+        for i in range(3):
+            a, b = (np.load(tmp_path / d / f"shard-{i:05d}.npz") for d in ("loracle", "coracle"))
+            assert all(np.array_equal(a[k], b[k]) for k in a.files)
+        spec = {"scenario": m, "algos": ["td3"], "seeds": 1, "set": TINY}
+        rows = sweeps.sweep(spec, tmp_path / "sweep", progress=False, cluster=local_cluster)
+        assert rows[0]["scenario"] == "cluster_screening" and rows[0]["feasible"] == 1.0
+    finally:
+        scenarios.unregister("cluster_screening")

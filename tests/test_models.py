@@ -15,8 +15,8 @@ import pytest
 
 import contractjax as cj
 from contractjax import core, scenarios
-from contractjax.domain import POSITIVE, PROBABILITY, WHOLE, InputError
-from contractjax.scenarios import as_models, generic
+from contractjax.domain import POSITIVE, WHOLE, InputError
+from contractjax.scenarios import as_models
 from contractjax.scenarios.model import Model
 
 ROOT = Path(__file__).resolve().parents[1]

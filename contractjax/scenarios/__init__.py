@@ -32,6 +32,7 @@ from contractjax.scenarios.model import Model
 _REGISTRY: dict[str, Scenario] = {}
 _SOURCES: dict[str, str] = {}  # name -> the file or module it was loaded from ("" for built-ins)
 _LOADED: dict[str, str] = {}  # resolved file or module -> name
+_FILE_MODULES: list[ModuleType] = []  # modules imported from files (shipped to cluster workers by value)
 ENTRY_POINTS = "contractjax.scenarios"
 #: The models that ship with the package, in order.
 BUILTIN = ("dt", "agent", "aigc", "twin")
@@ -188,12 +189,19 @@ def _model_in(obj: Any, spec: str) -> Scenario | Model:
 
 
 def _pickle_by_value(module: ModuleType) -> None:
-    """Cluster workers cannot import a module loaded from a file by path: ship its functions."""
+    """Cluster workers cannot import a module loaded from a file by path: its functions travel by
+    value (:func:`file_modules`; :mod:`contractjax.cluster` registers them with Ray's pickler)."""
+    _FILE_MODULES.append(module)
     try:
         import cloudpickle
     except ImportError:
         return
     cloudpickle.register_pickle_by_value(module)
+
+
+def file_modules() -> list[ModuleType]:
+    """The modules of the models loaded from files in this process."""
+    return list(_FILE_MODULES)
 
 
 def _first_line(e: BaseException) -> str:
