@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import core, limits, scenarios
+from contractjax import core, limits, optim, scenarios
 from contractjax.domain import InputError, check_dims
 from contractjax.precision import as64, float64
 from contractjax.scenarios import Scenario
@@ -103,7 +103,7 @@ def release_compiled() -> None:
     program holds hundreds of memory mappings, and a process may hold only ~65k (Linux
     ``vm.max_map_count``): long-lived processes that compile many programs (sweeps, test
     sessions) release them between stages."""
-    for fn in (_sampler, vmapped, _oracle_fn, _eval_fn, _per_device):
+    for fn in (_sampler, vmapped, _oracle_fn, _warm_fn, _polish_fn, _eval_fn, _per_device):
         fn.cache_clear()
 
 
@@ -195,11 +195,25 @@ def _oracle_fn(sc: Scenario, info: str):
     return jit(jax.vmap(lambda e: sc.oracle(e, info)))
 
 
-def oracle(scenario: str | Scenario, envs: Mapping[str, Any], info: str = "asymmetric") -> Arrays:
-    """Optimal menus (float64) for a batch of environments; ``info`` = asymmetric | complete."""
+@functools.cache
+def _warm_fn(sc: Scenario):
+    return jit(jax.vmap(sc.warm_oracle))
+
+
+def oracle(scenario: str | Scenario, envs: Mapping[str, Any], info: str = "asymmetric",
+           warm_start: Mapping[str, Any] | None = None) -> Arrays:
+    """Optimal menus (float64) for a batch of environments; ``info`` = asymmetric | complete.
+    ``warm_start``: menus (e.g. a learned policy's) whose allocations join a search-based
+    oracle's starts (``Scenario.warm_oracle``)."""
     sc = _scenario(scenario)
     if info not in INFOS:
         raise ValueError(f"info '{info}' is unknown; choose asymmetric or complete")
+    if warm_start is not None:
+        if sc.warm_oracle is None or info != "asymmetric":
+            raise InputError(f"warm starts apply to search-based asymmetric oracles; {sc.name}'s oracle "
+                             f"{'is exact' if info == 'asymmetric' else 'for complete information needs none'}")
+        menus = float64(lambda: chunked(_warm_fn(sc), as64(envs), as64(warm_start)))()
+        return {k: np.asarray(v, dtype=np.float64) for k, v in menus.items()}
     menus = float64(lambda: chunked(_oracle_fn(sc, info), as64(envs)))()
     return {k: np.asarray(v, dtype=np.float64) for k, v in menus.items()}
 
@@ -226,6 +240,36 @@ def evaluate(scenario: str | Scenario, envs: Mapping[str, Any], menus: Mapping[s
     sc = _scenario(scenario)
     out = float64(lambda: chunked(_eval_fn(sc), as64(envs), as64(menus)))()
     return jax.tree.map(np.asarray, out)
+
+
+#: Polishing a policy's actions: the initial rate of the projected Adam steps (a fraction of the
+#: action box [-1, 1]), lower than the oracles' since it starts near an optimum.
+POLISH_LR = 0.005
+
+
+@functools.cache
+def _polish_fn(sc: Scenario, param: str, steps: int):
+    to_menu = sc.parameterization(param).to_menu
+
+    def one(env, a):
+        f = lambda x: sc.principal_utility(env, to_menu(env, x))
+        best, _ = optim.projected_ascent(f, a, lambda x: jnp.clip(x, -1.0, 1.0), 1.0, steps, POLISH_LR)
+        return best
+
+    return jit(jax.vmap(one))
+
+
+def polish_actions(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any, steps: int,
+                   param: str = "efforts") -> np.ndarray:
+    """``steps`` projected Adam steps of the principal's utility in the action space ``param``
+    from ``actions`` (a policy's), per environment; the best point seen is kept, so no
+    environment gets worse. On an action space feasible by construction (``efforts``) every
+    polished menu stays feasible."""
+    sc = _scenario(scenario)
+    if steps < 1:
+        return np.asarray(actions)
+    out = float64(lambda: chunked(_polish_fn(sc, param, int(steps)), as64(envs), jnp.asarray(actions, jnp.float64)))()
+    return np.asarray(out)
 
 
 def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 0) -> Arrays:

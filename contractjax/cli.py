@@ -119,14 +119,14 @@ def _streamed(args: argparse.Namespace, sc: scenarios.Scenario, what: str, run) 
 
 def cmd_oracle(args: argparse.Namespace) -> None:
     sc = _scenario(args.scenario)
+    solve = _oracle_of(args, sc)
     if _streamed(args, sc, "oracle menus", lambda: datasets.map_menus(
-            sc, args.envs, args.out, lambda e: batch.oracle(sc, e, args.info), f"oracle {sc.name}",
-            not args.quiet, args.cluster, info=args.info)):
+            sc, args.envs, args.out, solve, f"oracle {sc.name}", not args.quiet, args.cluster, info=args.info)):
         return
     envs = files.load_envs(sc, args.envs)
     files.check_out(args.out, args.overwrite)
     t0 = time.perf_counter()
-    menus = batch.oracle(sc, envs, args.info)
+    menus = solve(envs)
     dt = time.perf_counter() - t0
     rec = _menu_record(sc, envs, menus, args.info)
     files.write(args.out, rec, args.overwrite)
@@ -139,6 +139,24 @@ def cmd_oracle(args: argparse.Namespace) -> None:
         "seconds": dt,
     }]))
     print(f"wrote {args.out}")
+
+
+def _oracle_of(args: argparse.Namespace, sc: scenarios.Scenario):
+    """``envs -> menus``: the oracle, with a trained run's menus as extra starts (``--warm-start``)."""
+    if not args.warm_start:
+        return lambda e: batch.oracle(sc, e, args.info)
+    if sc.warm_oracle is None or args.info != "asymmetric":
+        raise files.InputError(f"--warm-start: {sc.name}'s {args.info} oracle takes no starts (it is exact); warm "
+                               "starts apply to search-based oracles (twin, your own models without single_crossing)")
+    from contractjax import solver
+
+    try:
+        pol = solver.load(args.warm_start)
+    except ValueError as e:
+        raise files.InputError(f"--warm-start: {e}") from None
+    if pol.config.scenario != sc.name:
+        raise files.InputError(f"--warm-start was trained on '{pol.config.scenario}', not '{sc.name}'")
+    return lambda e: batch.oracle(sc, e, "asymmetric", warm_start=pol.menus(e))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -281,7 +299,7 @@ def cmd_solve(args: argparse.Namespace) -> None:
 
     def menus_of(envs: dict) -> dict:
         try:
-            return pol.menus(envs, args.seed)
+            return pol.menus(envs, args.seed, args.polish)
         except ValueError as e:
             raise files.InputError(f"--envs: {e}") from None
 
@@ -292,7 +310,7 @@ def cmd_solve(args: argparse.Namespace) -> None:
     envs = files.load_envs(sc, args.envs)
     t0 = time.perf_counter()
     try:
-        menus = pol.menus(envs, args.seed)
+        menus = pol.menus(envs, args.seed, args.polish)
     except ValueError as e:
         raise files.InputError(f"--envs: {e}") from None
     seconds = time.perf_counter() - t0
@@ -433,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     o = command("oracle", "optimal menus by optimization", cmd_oracle, out="output menu file (.json or .npz)")
     o.add_argument("--info", choices=batch.INFOS, default="asymmetric",
                    help="asymmetric (IR + IC, default) or complete information (IR only)")
+    o.add_argument("--warm-start", metavar="RUN", help="a training run whose menus join the search's starts "
+                   "(search-based oracles: twin, your own models)")
 
     e = command("evaluate", "utilities and constraint slacks of given menus", cmd_evaluate)
     e.add_argument("--menus", required=True, help="file with a 'menus' object (.json or .npz)")
@@ -461,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--checkpoint", required=True, help="the --out folder of 'contractjax train'")
     v.add_argument("--seed", type=_seed, default=0, help="seed of the (deterministic) denoising noise")
     v.add_argument("--checkpoint-step", type=_count, metavar="STEP", help="use checkpoint STEP (default: the latest)")
+    v.add_argument("--polish", type=_index, default=0, metavar="STEPS",
+                   help="then STEPS projected Adam steps of the principal's utility from the policy's actions "
+                        "(feasible action space; no environment gets worse), e.g. 100")
 
     w = sub.add_parser("sweep", help="train many agents (algorithms, hyperparameters, seeds) as compiled populations")
     w.add_argument("--config", required=True, help="sweep file (.toml or .json): scenario, algos, seeds, [grid], ...")

@@ -88,3 +88,32 @@ def test_check_model_exits_1_when_the_declared_structure_fails(tmp_path, capsys)
 def test_unknown_model_lists_the_ways_to_name_one(capsys):
     assert cli.main(["sample-envs", "--scenario", "nope", "--n", "5", "--out", "x.npz"]) == 2
     assert "model file (path/to/model.py) or module" in capsys.readouterr().err
+
+
+def test_polish_and_warm_start_from_a_trained_policy(tmp_path, capsys):
+    """``solve --polish`` never makes an environment worse and stays feasible; ``oracle
+    --warm-start`` never falls below the policy's own menus (they are among its starts)."""
+    model = tmp_path / "two_dim.py"
+    model.write_text((ROOT / "examples" / "two_dim.py").read_text().replace('name="two_dim"', 'name="two_dim_copy"'))
+    m, d = str(model), tmp_path
+    try:
+        assert cli.main(["sample-envs", "--scenario", m, "--n", "100", "--out", str(d / "envs.npz")]) == 0
+        assert cli.main(tiny_train_args(m, d / "run")) == 0
+        base = ["solve", "--checkpoint", str(d / "run"), "--envs", str(d / "envs.npz")]
+        assert cli.main(base + ["--out", str(d / "plain.npz")]) == 0
+        assert cli.main(base + ["--out", str(d / "polished.npz"), "--polish", "30"]) == 0
+        plain, polished = files.read(d / "plain.npz"), files.read(d / "polished.npz")
+        assert polished["feasible"].all()
+        tol = 1e-9 * (1 + abs(plain["principal_utility"]))
+        assert (polished["principal_utility"] >= plain["principal_utility"] - tol).all()
+        assert polished["principal_utility"].mean() > plain["principal_utility"].mean()
+        assert cli.main(["oracle", "--scenario", m, "--envs", str(d / "envs.npz"), "--out", str(d / "warm.npz"),
+                         "--warm-start", str(d / "run")]) == 0
+        warm = files.read(d / "warm.npz")
+        assert warm["feasible"].all() and (warm["principal_utility"] >= plain["principal_utility"] - tol).all()
+        capsys.readouterr()
+        assert cli.main(["oracle", "--scenario", str(ROOT / "examples" / "screening.py"), "--envs",
+                         str(d / "envs.npz"), "--out", str(d / "x.npz"), "--warm-start", str(d / "run")]) == 2
+        assert "takes no starts" in capsys.readouterr().err
+    finally:
+        scenarios.unregister("two_dim_copy")

@@ -70,6 +70,8 @@ class Scenario:
       model: the :class:`~contractjax.scenarios.model.Model` this scenario was derived from
         (``None`` for one written in full); ``economics``, ``allocation_menu`` and
         ``menu_allocation`` are its pieces the generic oracles work with (warm starts, polish).
+      warm_oracle: ``(env, menu) -> menu``; a search-based asymmetric oracle with the given menu's
+        allocation among its starts (``oracle --warm-start``: a learned policy's menus).
     """
 
     name: str
@@ -100,6 +102,7 @@ class Scenario:
     economics: Any = None  # its contractjax.scenarios.generic.Economics (derived models)
     allocation_menu: Callable[[Env, Array], Menu] | None = None  # x[F, K] -> the least-paid menu
     menu_allocation: Callable[[Menu], Array] | None = None  # menu -> x[F, K]
+    warm_oracle: Callable[[Env, Menu], Menu] | None = None
 
     @property
     def parameterizations(self) -> dict[str, Parameterization]:

@@ -234,6 +234,9 @@ def _derive(m: Model) -> Scenario:
         x = generic.ironed_allocation(eco, env) if m.single_crossing else generic.search(eco, env)
         return paid(env, x)
 
+    def warm_oracle(env: Env, menu: Menu) -> Menu:
+        return paid(env, generic.search(eco, env, extra_starts=alloc_of(menu)[..., None]))
+
     def state(env: Env) -> Array:
         """Every environment field, flattened in declaration order."""
         return jnp.concatenate([jnp.ravel(env[f]) for f in env_fields])
@@ -262,6 +265,7 @@ def _derive(m: Model) -> Scenario:
             lambda dims: len(alloc) * _count(tdims, dims), lambda env, a: paid(env, boxed(env, a)),
             "allocations with least payments, no implementability repair")},
         model=m, economics=eco, allocation_menu=paid, menu_allocation=alloc_of,
+        warm_oracle=None if m.single_crossing or m.oracle is not None else warm_oracle,
     )
 
 

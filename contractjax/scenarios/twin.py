@@ -233,14 +233,15 @@ def oracle(env: Env, info: str = "asymmetric") -> Menu:
 
 
 def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float, ...] = CI_SCALES,
-           phases: tuple[tuple[int | None, int], ...] = ((None, STEPS),)) -> Menu:
+           phases: tuple[tuple[int | None, int], ...] = ((None, STEPS),), extra: Menu | None = None) -> Menu:
     """The asymmetric-information search. The payments are the least rents (:func:`payments`),
     so it runs over ``(b, f)`` only, from the complete-information allocation scaled by
     ``ci_scales`` and ``random_starts`` random separable allocations, maximizing
     :func:`_search_objective`. Each phase ``(keep, steps)`` keeps the ``keep`` best points
     (``None``: all) and runs ``steps`` projected Adam steps from them; the best feasible end
     point or start, paid its least rents in the environment's precision, wins. (Cheaper and longer
-    settings are measured by ``scripts/twin_search.py``.)
+    settings are measured by ``scripts/twin_search.py``.) ``extra``: a menu whose allocation joins
+    the starts (warm starts from a learned policy: :func:`warm_oracle`).
 
     The ascent runs in float32 with the starts along the last axis (every per-type quantity a
     ``[M, N, starts]`` array, so the elementwise work vectorizes across starts): 4x faster on
@@ -254,7 +255,8 @@ def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float,
     b_r, f_r = jax.vmap(lambda k: _separable_alloc(k, env, jnp.max(b_ci), jnp.max(f_ci)))(keys)
     scaled = jnp.stack([jnp.concatenate([_flat(b_ci), _flat(f_ci)]) * s for s in ci_scales])
     random = jnp.concatenate([b_r.reshape(random_starts, K), f_r.reshape(random_starts, K)], axis=1)
-    starts = jnp.concatenate([scaled, random]).T  # [(b, f) flattened, starts]
+    given = [] if extra is None else [jnp.concatenate([_flat(extra["b"]), _flat(extra["f"])])[None]]
+    starts = jnp.concatenate([scaled, random, *given]).T  # [(b, f) flattened, starts]
     xs = starts.astype(jnp.float32)
     env32 = {k: v.astype(jnp.float32) for k, v in env.items()}
     scale = jnp.repeat(jnp.asarray([B_MAX, F_MAX], jnp.float32), K)[:, None]
@@ -276,6 +278,11 @@ def search(env: Env, random_starts: int = RANDOM_STARTS, ci_scales: tuple[float,
     feas = jax.vmap(lambda m: core.feasible(constraints(env, m)))(menus)
     vals = jnp.where(feas, jax.vmap(lambda m: principal_utility(env, m))(menus), -jnp.inf)
     return jax.tree.map(lambda a: a[jnp.argmax(vals)], menus)
+
+
+def warm_oracle(env: Env, menu: Menu) -> Menu:
+    """:func:`search` with ``menu``'s allocation among the starts."""
+    return search(env, extra=menu)
 
 
 def _search_objective(env: Env, b: Array, f: Array) -> Array:
@@ -422,6 +429,7 @@ SCENARIO = from_module(
                 "v_fps": (), "T_th": (), "N0": (), "p": _MN, "g": _MN, "mu": _MN, "c_lat": _MN, "d": _MN,
                 "Q": _MN, "theta": ("M",), "sigma": ("N",)},
     menu_fields={"b": _MN, "f": _MN, "R": _MN},
+    warm_oracle=warm_oracle,
     defaults=DEFAULTS,
     domain=DOMAIN,
     action_size=lambda dims: 3 * int(dims["M"]) * int(dims["N"]),

@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from contractjax import files
+from contractjax import batch, files
 from contractjax.solver import checkpoint, config, pruning
 from contractjax.solver.program import Stats, TrainState, for_config
 
@@ -52,15 +52,23 @@ class Policy:
         return for_config(self.config).actions(self.actor, self.masks, self.stats, envs, seed,
                                                deterministic=self.config.eval_chain == "mean")
 
-    def menus(self, envs: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
-        """Menus (float64) for a batch of environments; deterministic given ``seed``."""
+    def menus(self, envs: Mapping[str, np.ndarray], seed: int = 0, polish: int = 0) -> dict[str, np.ndarray]:
+        """Menus (float64) for a batch of environments; deterministic given ``seed``. ``polish``:
+        that many projected Adam steps of the principal's utility from the policy's actions
+        (:func:`contractjax.batch.polish_actions`; no environment gets worse)."""
         prog = for_config(self.config)
         envs = files.validate_envs(prog.scenario, envs)
         dims = files.dims_of(prog.scenario, envs)
         if dims != prog.dims:
             raise ValueError(f"environments have dimensions {dims} but the policy was trained for {prog.dims}; "
                              "train on these dimensions (config field 'dims')")
-        menus = prog.menus(envs, self.actions(envs, seed))
+        actions = self.actions(envs, seed)
+        if polish:
+            if self.config.param not in ("efforts",):
+                raise ValueError(f"polish needs an action space feasible by construction (param=efforts); this "
+                                 f"policy was trained with param={self.config.param}")
+            actions = batch.polish_actions(prog.scenario, envs, actions, polish, self.config.param)
+        menus = prog.menus(envs, actions)
         bad = [k for k, v in menus.items() if not np.all(np.isfinite(v))]
         if bad:
             raise ValueError(f"the policy produced non-finite menus (field '{bad[0]}'); its parameters are damaged: "
@@ -110,7 +118,9 @@ def load(path: str | Path, step: int | None = None) -> Policy:
         raise ValueError(f"--checkpoint '{path}': the saved policy is damaged (missing {e}); retrain") from None
 
 
-def solve(policy: Policy | str | Path, envs: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
-    """Learned menus for ``envs``: ``contractjax.solve(path_or_policy, envs)``."""
+def solve(policy: Policy | str | Path, envs: Mapping[str, np.ndarray], seed: int = 0,
+          polish: int = 0) -> dict[str, np.ndarray]:
+    """Learned menus for ``envs``: ``contractjax.solve(path_or_policy, envs)``; ``polish`` steps
+    of local search from them (:meth:`Policy.menus`)."""
     pol = policy if isinstance(policy, Policy) else load(policy)
-    return pol.menus(envs, seed)
+    return pol.menus(envs, seed, polish)
