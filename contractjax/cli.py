@@ -376,7 +376,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         return
     if not args.id or not args.out:
         raise files.InputError("reproduce: give an experiment ID and --out DIR (or --list)")
-    summary = experiments.run(args.id, args.out, args.budget, args.seeds, resume=args.resume, progress=not args.quiet)
+    summary = experiments.run(args.id, args.out, args.budget, args.seeds, resume=args.resume, progress=not args.quiet,
+                              scenario=_scenario(args.scenario) if args.scenario else None)
     print(_table([{"series": r["series"], "panel": r["panel"], "U": r["utility"], "± std": r["utility_std"],
                    "gap %": 100 * r["gap"], "oracle U": r["oracle"], "complete-info U": r["complete_information"]}
                   for r in summary["series"]]))
@@ -504,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_count, help="seeds per series (default: quick 2, paper 5, tiny 1)")
     r.add_argument("--out", help="output folder")
     r.add_argument("--resume", action="store_true", help="keep finished series, continue an interrupted one")
+    r.add_argument("--scenario", help="run the experiment on another model (a name, model file or module), e.g. "
+                                      "dt-fig4 --scenario examples/screening.py")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_reproduce)
 

@@ -290,12 +290,14 @@ def panel_sweeps(exp: Experiment, budget: str, seeds: int) -> list[dict[str, Any
 
 
 def run(exp_id: str, out: str | Path, budget: str = "quick", seeds: int | None = None, resume: bool = False,
-        progress: bool = True) -> dict[str, Any]:
-    """Run an experiment and write its figure, data and summary; returns the summary."""
+        progress: bool = True, scenario: Any = None) -> dict[str, Any]:
+    """Run an experiment and write its figure, data and summary; returns the summary.
+    ``scenario`` runs it on another model (a name, model file, module or object: the views are
+    the same; series that set another model's sampler settings are refused in one line)."""
     from contractjax.solver.sweeps import sweep
 
     started = time.perf_counter()
-    exp = get(exp_id)
+    exp = on_model(get(exp_id), scenario) if scenario is not None else get(exp_id)
     seeds = DEFAULT_SEEDS[budget] if seeds is None and budget in DEFAULT_SEEDS else seeds
     specs = panel_sweeps(exp, budget, seeds)
     outp = files.check_folder(out)
@@ -671,9 +673,26 @@ def _panel_shape(panel: Panel, extra: Mapping[str, Sequence[Mapping[str, Any]]])
     return 1, 4 if panel.view == "energy" else 2
 
 
+def on_model(exp: Experiment, scenario: Any) -> Experiment:
+    """``exp`` with its series trained and evaluated on another model (its own references kept
+    only where the model has them)."""
+    from contractjax import scenarios
+
+    sc = scenarios.get(scenario)
+    settings = {k for p in exp.panels for o in p.series.values() for k in o.get("sampler", {})}
+    settings |= {k for p in exp.panels for pt in p.points.values() for k in pt}
+    foreign = sorted(settings - set(sc.defaults))
+    if foreign:
+        raise InputError(f"experiment {exp.id} varies {exp.scenario}'s setting '{foreign[0]}', which model '{sc.name}' "
+                         "does not have; choose an experiment whose series differ by algorithm or hyperparameters "
+                         "(e.g. dt-fig4, aigc-fig5, agent-fig6)")
+    refs = tuple(r for r in exp.references if r != "greedy" or sc.greedy_menu is not None)
+    return dataclasses.replace(exp, scenario=sc.name, references=refs)
+
+
 def _ylabel(exp: Experiment, agents: bool = False) -> str:
     who = {"dt": ("DT server", "IIoT device"), "agent": ("cloud server", "edge server"),
-           "aigc": ("client", "ASP"), "twin": ("AV", "RSU")}[exp.scenario]
+           "aigc": ("client", "ASP"), "twin": ("AV", "RSU")}.get(exp.scenario, ("principal", "agent"))
     return f"{who[1]}'s mean utility (type-weighted)" if agents else f"{who[0]}'s utility (mean over held-out envs)"
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from contractjax import cli, files, scenarios
@@ -53,10 +54,10 @@ def test_the_guide_commands_on_a_model_file(model_file, tmp_path, capsys):
                      "--out", str(d / "report.json")]) == 0
     # a sweep file names the model the same way
     sweep = d / "sweep.json"
-    sweep.write_text(json.dumps({"scenario": m, "algos": ["diffusion_sac", "td3"], "seeds": 1, "set": TINY}))
+    sweep.write_text(json.dumps({"scenario": m, "algos": ["diffusion_sac"], "seeds": 1, "set": TINY}))
     assert cli.main(["sweep", "--config", str(sweep), "--out", str(d / "sweep"), "--quiet"]) == 0
     rows = json.loads((d / "sweep" / "results.json").read_text())
-    assert len(rows) == 2 and all(r["scenario"] == "my_screening" and r["feasible"] == 1.0 for r in rows)
+    assert len(rows) == 1 and all(r["scenario"] == "my_screening" and r["feasible"] == 1.0 for r in rows)
 
 
 def test_bad_model_file_is_one_line_exit_2(tmp_path, capsys):
@@ -117,3 +118,19 @@ def test_polish_and_warm_start_from_a_trained_policy(tmp_path, capsys):
         assert "takes no starts" in capsys.readouterr().err
     finally:
         scenarios.unregister("two_dim_copy")
+
+
+def test_a_paper_experiment_on_a_model_file(model_file, tmp_path, capsys):
+    """``reproduce ID --scenario MODEL``: the experiment's views on the user's model, the oracle
+    beside the learned curves; an experiment over another model's settings is one line."""
+    out = tmp_path / "exp"
+    assert cli.main(["reproduce", "aigc-fig5", "--budget", "tiny", "--scenario", str(model_file), "--out", str(out),
+                     "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "my_screening" and (out / "aigc-fig5.png").stat().st_size > 0
+    assert all(np.isfinite(r["oracle"]) for r in summary["series"])
+    capsys.readouterr()
+    assert cli.main(["reproduce", "aigc-fig7", "--budget", "tiny", "--scenario", str(model_file), "--out",
+                     str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "does not have" in err
