@@ -107,15 +107,19 @@ def release_compiled() -> None:
         fn.cache_clear()
 
 
-def chunked(fn, *args):
-    """Apply a batched function in chunks of ``CHUNK`` along the leading axis (a host-side loop,
+def chunked(fn, *args, size: int = CHUNK):
+    """Apply a batched function in chunks of ``size`` along the leading axis (a host-side loop,
     so that any number of environments fits in device memory), each chunk split over every local
-    device (:func:`on_devices`)."""
+    device (:func:`on_devices`). The last chunk is padded to ``size`` (repeating its last row), so
+    that every chunk has one shape and compiles once."""
     n = jax.tree.leaves(args)[0].shape[0]
-    if n <= CHUNK:
+    if n <= size:
         return on_devices(fn, *args)
-    parts = [on_devices(fn, *jax.tree.map(lambda x, i=i: x[i:i + CHUNK], args)) for i in range(0, n, CHUNK)]
-    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
+    pad = -n % size
+    if pad:
+        args = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]), args)
+    parts = [on_devices(fn, *jax.tree.map(lambda x, i=i: x[i:i + size], args)) for i in range(0, n + pad, size)]
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs)[:n], *parts)
 
 
 def on_devices(fn, *args):
@@ -253,8 +257,11 @@ def _polish_fn(sc: Scenario, param: str, steps: int):
 
     def one(env, a):
         f = lambda x: sc.principal_utility(env, to_menu(env, x))
-        best, _ = optim.projected_ascent(f, a, lambda x: jnp.clip(x, -1.0, 1.0), 1.0, steps, POLISH_LR)
-        return best
+        # a hair inside the box: an action at its end maps to an allocation at its bound, where
+        # models' guarded kinks (sqrt(0), log(0)) have a zero derivative
+        inside = 1.0 - 1e-6
+        best, value = optim.projected_ascent(f, a, lambda x: jnp.clip(x, -inside, inside), 1.0, steps, POLISH_LR)
+        return jnp.where(value >= f(a), best, a)  # never worse than the policy's own action
 
     return jit(jax.vmap(one))
 

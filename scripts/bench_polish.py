@@ -72,9 +72,10 @@ def main() -> None:
     print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), {a.n} held-out environments", flush=True)
     rows = []
     for name in a.models:
-        rows += bench(name, Path(a.runs) / name, a.n, a.polish)
-        for r in rows[-(len(a.polish) + 3):]:
+        new = bench(name, Path(a.runs) / name, a.n, a.polish)
+        for r in new:
             print(r, flush=True)
+        rows += new
     cols = list(rows[0])
     print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:

@@ -109,19 +109,31 @@ def get(spec: str | Scenario | Model, model_source: str = "") -> Scenario:
         return _REGISTRY[_LOADED[key]]
     if _is_file(spec):
         module = _import_file(Path(spec))
-    elif spec.replace(".", "").replace("_", "").isalnum() and "." in spec and importlib.util.find_spec(
-            spec.split(".")[0]) is not None:
+    elif "." in spec and _importable(spec):
         module = _import_module(spec)
     else:
         module = _entry_point(spec)
-        if module is None:
+        if module is not None:
+            key = ""
+        elif _importable(spec):
+            module = _import_module(spec)
+        else:
             raise InputError(f"scenario '{spec}' is unknown; choose one of: {', '.join(_REGISTRY)}, or give a "
                              "model file (path/to/model.py) or module (package.module); docs/scenarios.md")
-        key = ""
     sc = register(_model_in(module, spec), source=key)
     if key:
         _LOADED[key] = sc.name
     return sc
+
+
+def _importable(spec: str) -> bool:
+    """``spec`` reads as a module path whose top-level package can be found."""
+    if not all(part.isidentifier() for part in spec.split(".")):
+        return False
+    try:
+        return importlib.util.find_spec(spec.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _is_file(spec: str) -> bool:

@@ -89,7 +89,7 @@ B_MAX, F_MAX, R_MAX = 600.0, 300.0, 3000.0
 #: Oracle: projected-Adam steps per start, and random separable starts beside the scaled
 #: complete-information ones.
 #: (Measured against 2,000 steps × 49 starts on 300 environments by scripts/twin_search.py: mean
-#: shortfall 5.4e-5, largest 0.48 %; the shortfalls are other local optima, so starts buy more
+#: shortfall 1.8e-5, largest 0.14 %; the shortfalls are other local optima, so starts buy more
 #: than steps.) ``CI_STEPS``: the complete-information allocation's ascent (cheap: one start).
 STEPS, RANDOM_STARTS = 250, 24
 CI_SCALES = (1.0, 0.6)
