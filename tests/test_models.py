@@ -161,12 +161,11 @@ def test_two_dimensional_model_feasible_everywhere():
     assert cj.evaluate(sc, envs, {k: np.asarray(v) for k, v in menus.items()})["feasible"].all()
 
 
-def test_check_model_survey_passes_on_the_examples():
+def test_check_model_survey_passes_on_the_two_dimensional_example():
     from contractjax.scenarios import checks
 
-    for path in (SCREENING, TWO_DIM):
-        rows = checks.survey(scenarios.get(path), n=200, actions=2)
-        assert all(r["ok"] == "yes" for r in rows), rows
+    rows = checks.survey(scenarios.get(TWO_DIM), n=200, actions=2)  # the screening one: tests/test_user_model_cli.py
+    assert all(r["ok"] == "yes" for r in rows), rows
 
 
 # ------------------------------------------------------------------------ register's checks

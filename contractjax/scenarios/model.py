@@ -152,6 +152,7 @@ def _derive(m: Model) -> Scenario:
     tdims = env_fields[m.probabilities]
     menu_fields = {a: tdims for a in m.allocation} | {m.payment: tdims}
     alloc = tuple(m.allocation)
+
     def value(env: Env, x: Array, t: Array) -> Array:
         if m.principal_utility is None:
             return generic.expected_principal(eco, env, x, t)
@@ -188,7 +189,8 @@ def _derive(m: Model) -> Scenario:
     def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
         """The principal's utility when every IR and IC holds, else 0."""
         del a
-        return jnp.where(core.feasible(constraints(env, menu)), principal_utility(env, menu), 0.0)
+        return jnp.where(core.feasible(constraints(env, menu)), (m.principal_utility or principal_utility)(env, menu),
+                         0.0)
 
     def payments(env: Env, menu: Menu) -> Menu:
         return paid(env, alloc_of(menu))
