@@ -241,7 +241,8 @@ def implementable_step(cost0: Array, cost1: Array, iters: int = 30) -> Array:
     return _step_bisected(cost0, cost1, iters)
 
 
-def _rounding(cost0: Array, cost1: Array) -> Array:
+def rounding(cost0: Array, cost1: Array) -> Array:
+    """Cycles within this of zero count as non-negative: ``100 ε`` of the largest cost."""
     eps = jnp.finfo(cost1.dtype).eps
     return 100 * eps * jax.lax.stop_gradient(jnp.maximum(1.0, jnp.max(jnp.abs(jnp.stack([cost0, cost1])))))
 
@@ -254,14 +255,14 @@ def _step_enumerated(cost0: Array, cost1: Array) -> Array:
 
     one = jnp.ones((), cost1.dtype)
     s0, s1 = jnp.maximum(sums(cost0), 0.0), sums(cost1)
-    binding = s1 < -_rounding(cost0, cost1)
+    binding = s1 < -rounding(cost0, cost1)
     ratio = s0 / jnp.where(binding, s0 - s1, 1.0)
     return jnp.minimum(one, jnp.min(jnp.where(binding, ratio, one)))
 
 
 def _step_bisected(cost0: Array, cost1: Array, iters: int) -> Array:
     cost0, cost1 = jax.lax.stop_gradient(cost0), jax.lax.stop_gradient(cost1)
-    tol = _rounding(cost0, cost1)
+    tol = rounding(cost0, cost1)
     one = jnp.ones((), cost1.dtype)
 
     def weights(t: Array) -> Array:

@@ -52,6 +52,11 @@ class Interval:
         return f"{kind} in {'(' if self.open_lo else '['}{_num(self.lo)}, {_num(self.hi)}{')' if self.open_hi else ']'}"
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's message, first line only (a user's code failing, in one line)."""
+    return (str(e).strip().splitlines() or [""])[0]
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from contractjax.domain import InputError
+from contractjax.domain import InputError, first_line
 from contractjax.scenarios.base import Scenario
 from contractjax.scenarios.model import Model
 
@@ -161,7 +161,7 @@ def _import_file(path: Path) -> ModuleType:
         raise InputError(f"model file '{path}': {e}") from None
     except Exception as e:  # the user's code: one line naming the file and the error
         del sys.modules[name]
-        raise InputError(f"model file '{path}' fails to import: {type(e).__name__}: {_first_line(e)}") from None
+        raise InputError(f"model file '{path}' fails to import: {type(e).__name__}: {first_line(e)}") from None
     _pickle_by_value(module)
     return module
 
@@ -172,7 +172,7 @@ def _import_module(name: str) -> ModuleType:
     except InputError:
         raise
     except Exception as e:
-        raise InputError(f"model module '{name}' fails to import: {type(e).__name__}: {_first_line(e)}") from None
+        raise InputError(f"model module '{name}' fails to import: {type(e).__name__}: {first_line(e)}") from None
 
 
 def _entry_point(name: str) -> ModuleType | Any | None:
@@ -182,7 +182,7 @@ def _entry_point(name: str) -> ModuleType | Any | None:
                 return ep.load()
             except Exception as e:
                 raise InputError(f"installed model '{name}' ({ep.value}) fails to load: {type(e).__name__}: "
-                                 f"{_first_line(e)}") from None
+                                 f"{first_line(e)}") from None
     return None
 
 
@@ -214,10 +214,6 @@ def _pickle_by_value(module: ModuleType) -> None:
 def file_modules() -> list[ModuleType]:
     """The modules of the models loaded from files in this process."""
     return list(_FILE_MODULES)
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [""])[0]
 
 
 def _register_builtin() -> None:

@@ -31,7 +31,7 @@ def dt_model(single_crossing: bool = True) -> Model:
     """DT: ``c(s, ψ) = (c s + c0) / (ρ ψ)``, principal ``M (ϑ g(s) − r)``."""
     return Model(**_fields(dt.SCENARIO), types=("psi",), probabilities="q", allocation={"s": (0.0, dt.s_max)},
                  payment="r", single_crossing=single_crossing,
-                 cost=lambda env, ty, it: (env["c"] * it["s"] + env["c0"]) / (env["rho"] * ty["psi"]),
+                 cost=lambda env, ty, it: dt._w(_merged(env, ty)) * (env["c"] * it["s"] + env["c0"]),
                  principal=lambda env, ty, it: env["M"] * (env["vartheta"] * dt.g(env, it["s"]) - it["r"]))
 
 
@@ -43,7 +43,7 @@ def aigc_model() -> Model:
         return env["M"] * aigc.pt_value(e, aigc.client_utility(e, it))
 
     return Model(**_fields(aigc.SCENARIO), types=("theta",), probabilities="Q", allocation={"L": (0.0, "L_max")},
-                 payment="R", cost=lambda env, ty, it: env["a"] * it["L"] / (env["L_max"] * env["f"] * ty["theta"]),
+                 payment="R", cost=lambda env, ty, it: aigc._unit_cost(_merged(env, ty)) * it["L"],
                  principal=principal)
 
 
@@ -56,8 +56,14 @@ def twin_model() -> Model:
 
     return Model(**_fields(twin.SCENARIO), types=("theta", "sigma"), probabilities="Q",
                  allocation={"b": (0.0, twin.B_MAX), "f": (0.0, twin.F_MAX)}, payment="R",
-                 cost=lambda env, ty, it: it["b"] ** 2 / ty["theta"] + it["f"] ** 2 / ty["sigma"],
+                 cost=_twin_cost,
                  principal=principal, principal_utility=twin.principal_utility)
+
+
+def _twin_cost(env: Env, ty: Env, it: Env) -> jnp.ndarray:
+    """TWIN's own cost matrix (:func:`twin.cost_matrix`) for one type and one item (a 1 × 1 grid)."""
+    one = {"theta": ty["theta"][None], "sigma": ty["sigma"][None]}
+    return twin.cost_matrix(one, it["b"][None, None], it["f"][None, None])[0, 0]
 
 
 def models() -> dict[str, Model]:

@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax.domain import InputError, check_setting
-from contractjax.precision import float64
+from contractjax.domain import InputError, check_setting, first_line
+from contractjax.precision import as64, float64
 from contractjax.scenarios.base import FUNCTIONS, Scenario
 
 REQUIRED = FUNCTIONS + ("action_size",)
@@ -70,7 +70,7 @@ def _traced(sc: Scenario, fail: Callable[[str], None]) -> None:
         except InputError as e:
             fail(f"{what}: {e}")
         except Exception as e:  # the user's code: name the function, keep one line
-            fail(f"{what} fails on an environment of the default settings: {type(e).__name__}: {_first_line(e)}")
+            fail(f"{what} fails on an environment of the default settings: {type(e).__name__}: {first_line(e)}")
 
     key = jax.random.PRNGKey(0)
     env_s = run("sample(key, dims, settings)", lambda k: sc.sample(k, dims, settings), key)
@@ -122,10 +122,6 @@ def _shapes(fail: Callable[[str], None], what: str, out: Any, declared: Mapping[
                  "dimensions")
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [""])[0]
-
-
 # ------------------------------------------------------------------------- check-model's survey
 
 
@@ -168,7 +164,7 @@ def survey(sc: Scenario, n: int = 2000, seed: int = 0, dims: Mapping[str, int] |
         feas, best = [], np.full(n, -np.inf)
         for _ in range(actions):
             a = rng.uniform(-1.0, 1.0, (n, int(p.size(d))))
-            menus = float64(lambda a=a, p=p: batch.chunked(batch.vmapped(p.to_menu), _as64(envs), jnp.asarray(a)))()
+            menus = float64(lambda a=a, p=p: batch.chunked(batch.vmapped(p.to_menu), as64(envs), jnp.asarray(a)))()
             ev = batch.evaluate(sc, envs, {k: np.asarray(v) for k, v in menus.items()})
             feas.append(ev["feasible"])
             best = np.maximum(best, np.where(ev["feasible"], ev["principal_utility"], -np.inf))
@@ -189,7 +185,3 @@ def survey(sc: Scenario, n: int = 2000, seed: int = 0, dims: Mapping[str, int] |
         over = su > u + tol
         row("general search above the exact path (single crossing fails)", 100 * over.mean(), "0%", not over.any())
     return rows
-
-
-def _as64(envs: Mapping[str, np.ndarray]) -> dict[str, jax.Array]:
-    return {k: jnp.asarray(v, jnp.float64) for k, v in envs.items()}

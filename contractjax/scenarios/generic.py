@@ -84,19 +84,15 @@ def _item(eco: Economics, x: Array, t: Array | None = None) -> Env:
     return item if t is None else item | {eco.payment: t}
 
 
-def _types(eco: Economics, env: Env) -> Env:
-    return eco.per_type(env)
-
-
 def cost_matrix(eco: Economics, env: Env, x: Array) -> Array:
     """``C[k, n]``: type ``k``'s cost of item ``n``'s allocation."""
-    types = _types(eco, env)
+    types = eco.per_type(env)
     return jax.vmap(lambda ty: jax.vmap(lambda xn: eco.cost(env, ty, _item(eco, xn)))(x.T))(types)
 
 
 def own_costs(eco: Economics, env: Env, x: Array) -> Array:
     """``C[k, k]`` without the off-diagonal work."""
-    return jax.vmap(lambda ty, xk: eco.cost(env, ty, _item(eco, xk)))(_types(eco, env), x.T)
+    return jax.vmap(lambda ty, xk: eco.cost(env, ty, _item(eco, xk)))(eco.per_type(env), x.T)
 
 
 def utility_matrix(eco: Economics, env: Env, x: Array, t: Array) -> Array:
@@ -106,7 +102,7 @@ def utility_matrix(eco: Economics, env: Env, x: Array, t: Array) -> Array:
 
 def expected_principal(eco: Economics, env: Env, x: Array, t: Array) -> Array:
     """``Σ_k p_k π(x_k, t_k, θ_k)`` (the default :attr:`Economics.value`)."""
-    per = jax.vmap(lambda ty, xk, tk: eco.principal(env, ty, _item(eco, xk, tk)))(_types(eco, env), x.T, t)
+    per = jax.vmap(lambda ty, xk, tk: eco.principal(env, ty, _item(eco, xk, tk)))(eco.per_type(env), x.T, t)
     return jnp.sum(eco.probabilities(env) * per)
 
 
@@ -117,9 +113,7 @@ def least_payments(eco: Economics, env: Env, x: Array) -> Array:
 
 def implementable(C: Array) -> Array:
     """No negative cycle in the IC graph of ``C`` (within rounding of the largest cost)."""
-    w = C - core.diagonal(C)[:, None]
-    tol = 100 * jnp.finfo(C.dtype).eps * jnp.maximum(1.0, jnp.max(jnp.abs(C)))
-    return ~core.has_negative_cycle(w, tol)
+    return ~core.has_negative_cycle(C - core.diagonal(C)[:, None], core.rounding(C, C))
 
 
 def ascending(eco: Economics, env: Env) -> Array:
@@ -127,7 +121,7 @@ def ascending(eco: Economics, env: Env) -> Array:
     rises less from the lowest to the highest allocation than the first type's (single crossing
     read off the costs: higher types are more efficient)."""
     lo, hi = eco.bounds(env)
-    types = _types(eco, env)
+    types = eco.per_type(env)
     first, last = jax.tree.map(lambda v: v[0], types), jax.tree.map(lambda v: v[-1], types)
 
     def rise(ty: Env) -> Array:
@@ -137,9 +131,10 @@ def ascending(eco: Economics, env: Env) -> Array:
 
 
 def _ordered(x: Array, up: Array, lo: Array, hi: Array) -> Array:
-    """Projection of one field's ``x[K]`` onto the box, monotone rising (``up``) or falling."""
+    """Projection of one field's ``x[K]`` onto the box, monotone rising (``up``) or falling (the
+    rising projection of ``−x`` onto the mirrored box)."""
     s = jnp.where(up, 1.0, -1.0)
-    return jnp.clip(s * core.isotonic(s * x, jnp.ones_like(x)), lo, hi)
+    return s * optim.project_ordered_box(s * x, jnp.minimum(s * lo, s * hi), jnp.maximum(s * lo, s * hi))
 
 
 def repair(eco: Economics, env: Env, x: Array, single_crossing: bool = False) -> Array:
@@ -178,7 +173,7 @@ def complete_allocation(eco: Economics, env: Env, quick: bool = False) -> Array:
     fields: the search. ``quick`` (the asymmetric search's starts): the root alone, or a quarter
     of the Adam steps."""
     lo, hi = eco.bounds(env)
-    types = _types(eco, env)
+    types = eco.per_type(env)
 
     def surplus(ty: Env, xk: Array) -> Array:
         item = _item(eco, xk)
@@ -249,7 +244,7 @@ def ironed_allocation(eco: Economics, env: Env) -> Array:
     K = lo.shape[1]
     up = ascending(eco, env)
     order = jnp.where(up, jnp.arange(K), jnp.arange(K)[::-1])
-    types = jax.tree.map(lambda v: v[order], _types(eco, env))
+    types = jax.tree.map(lambda v: v[order], eco.per_type(env))
     p = eco.probabilities(env)[order]
     lo_w, hi_w = lo[0, order], hi[0, order]
 

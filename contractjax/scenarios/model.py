@@ -162,7 +162,7 @@ def _derive(m: Model) -> Scenario:
         n_types=lambda env: int(np.prod(env[m.probabilities].shape)),
         per_type=functools.partial(_per_type, env_fields, tdims),
         cost=m.cost, principal=m.principal, value=value,
-        bounds=functools.partial(_bounds, m, tdims), probabilities=lambda env: jnp.ravel(env[m.probabilities]),
+        bounds=functools.partial(_bounds, m), probabilities=lambda env: jnp.ravel(env[m.probabilities]),
         alloc=alloc, payment=m.payment, one_dim=len(tdims) == 1)
 
     def to_menu(env: Env, x: Array) -> Menu:
@@ -297,7 +297,7 @@ def _dim_size(env: Env, env_fields: Mapping[str, Shape], d: str) -> int:
     raise ValueError(f"dimension '{d}' sizes no field")
 
 
-def _bounds(m: Model, tdims: Shape, env: Env) -> tuple[Array, Array]:
+def _bounds(m: Model, env: Env) -> tuple[Array, Array]:
     """Lower and upper allocation bounds ``[F, K]``."""
     K = int(np.prod(env[m.probabilities].shape))
 
