@@ -53,12 +53,10 @@ PHASES, RANDOM_STARTS = ((None, 100, 0.02), (3, 200, 0.005)), 8
 INSIDE = 1e-6
 #: Complete information: projected-Adam steps and starts per type (general models).
 CI_STEPS, CI_STARTS = 400, 4
-#: Illinois steps of the 1-D root finds (exact path; 1-D complete information).
-ROOT_STEPS = 30
-#: Where the 1-D root finds read the slope at the ends of their interval (a fraction of it).
-EDGE = 1e-12
-#: ... and of the blocks of types pooled by ironing (bracketed by their members' own maximizers).
-BLOCK_STEPS = 30
+#: The 1-D root finds (exact path; 1-D complete information): the relative bracket width they stop
+#: at, the most steps they take, and where they read the slope at the ends of their interval (a
+#: fraction of it).
+ROOT_XTOL, ROOT_STEPS, EDGE = 1e-12, 100, 1e-12
 #: Bisection halvings of :func:`repair`'s segment.
 REPAIR_HALVINGS = 30
 
@@ -197,33 +195,46 @@ def complete_allocation(eco: Economics, env: Env, quick: bool = False) -> Array:
     return jax.vmap(one, in_axes=(0, 1, 1), out_axes=1)(types, lo, hi)
 
 
-def _root(g: Callable[[Array], Array], lo: Array, hi: Array, steps: int | None = None) -> Array:
+def _root(g: Callable[[Array], Array], lo: Array, hi: Array) -> Array:
     """The maximizer on ``[lo, hi]`` of a concave function with derivative ``g`` (decreasing):
-    ``lo`` if ``g(lo) <= 0``, ``hi`` if ``g(hi) >= 0``, else the root of ``g`` by the Illinois
-    method (regula falsi that halves a stale end's value; superlinear, and the bracket always
-    holds the root), with a bisection wherever the interpolation is not finite. Elementwise over
-    arrays of problems; derivative evaluations only."""
+    ``lo`` if ``g(lo) <= 0``, ``hi`` if ``g(hi) >= 0``, else the root of ``g`` by the
+    Anderson–Björck method (Anderson & Björck 1973: regula falsi that scales a stale end's value by
+    ``1 − g(x)/g(end replaced)``; superlinear, and the bracket always holds the root), with a
+    bisection wherever the interpolation is not finite, until every bracket is ``ROOT_XTOL`` of
+    its ends wide (or a few roundings of the interval; at most ``ROOT_STEPS``). Elementwise over arrays of problems; derivative
+    evaluations only."""
     # the ends' slopes a hair inside: models guard their kinks at the bounds (sqrt at 0) with a
     # branch whose derivative there is 0
     width = hi - lo
     g_lo, g_hi = g(lo + EDGE * width), g(hi - EDGE * width)
+    inside = (g_lo > 0) & (g_hi < 0)
+    floor = 2 * jnp.finfo(lo.dtype).eps * jnp.maximum(jnp.maximum(jnp.abs(lo), jnp.abs(hi)), width)
+    tolerance = lambda a, b: jnp.maximum(0.5 * ROOT_XTOL * jnp.maximum(jnp.abs(a), jnp.abs(b)), floor)  # noqa: E731
+    done = lambda a, b: ~inside | (b - a <= 2 * tolerance(a, b))  # noqa: E731
 
-    def step(_: int, c: tuple[Array, ...]) -> tuple[Array, ...]:
-        a, b, ga, gb, side = c
+    def step(c: tuple[Array, ...]) -> tuple[Array, ...]:
+        i, a, b, ga, gb, side = c
+        tol = tolerance(a, b)
         x = (a * gb - b * ga) / (gb - ga)
-        x = jnp.where(jnp.isfinite(x) & (x > a) & (x < b), x, 0.5 * (a + b))
+        # at least a tolerance from either end (Brent 1973): a converged interpolation, which
+        # rounds onto an end, then closes the bracket
+        x = jnp.clip(jnp.where(jnp.isfinite(x), x, 0.5 * (a + b)), a + tol, b - tol)
         gx = g(x)
         right = gx < 0  # the root is left of x: x becomes the right end
-        ga = jnp.where(right & (side == 1), 0.5 * ga, ga)  # the left end stayed twice: halve its value
-        gb = jnp.where(~right & (side == -1), 0.5 * gb, gb)
-        a, ga = jnp.where(right, a, x), jnp.where(right, ga, gx)
-        b, gb = jnp.where(right, x, b), jnp.where(right, gx, gb)
-        return a, b, ga, gb, jnp.where(right, 1, -1).astype(side.dtype)
+        m = 1.0 - gx / jnp.where(right, gb, ga)  # the replaced end's value over the new one
+        m = jnp.where(m > 0, m, 0.5)
+        ga = jnp.where(right & (side == 1), m * ga, ga)  # the left end stayed twice: scale its value
+        gb = jnp.where(~right & (side == -1), m * gb, gb)
+        stop = done(a, b)
+        a2, ga2 = jnp.where(right, a, x), jnp.where(right, ga, gx)
+        b2, gb2 = jnp.where(right, x, b), jnp.where(right, gx, gb)
+        keep = lambda old, new: jnp.where(stop, old, new)  # noqa: E731
+        return (i + 1, keep(a, a2), keep(b, b2), keep(ga, ga2), keep(gb, gb2),
+                keep(side, jnp.where(right, 1, -1).astype(side.dtype)))
 
-    inside = (g_lo > 0) & (g_hi < 0)
     ga0 = jnp.where(jnp.isfinite(g_lo), g_lo, jnp.finfo(lo.dtype).max / 4)
-    start = (lo, hi, jnp.where(inside, ga0, 1.0), jnp.where(inside, g_hi, -1.0), jnp.zeros(lo.shape, jnp.int32))
-    a, b, ga, gb, _ = jax.lax.fori_loop(0, ROOT_STEPS if steps is None else steps, step, start)
+    start = (0, lo, hi, jnp.where(inside, ga0, 1.0), jnp.where(inside, g_hi, -1.0), jnp.zeros(lo.shape, jnp.int32))
+    _, a, b, ga, gb, _ = jax.lax.while_loop(lambda c: (c[0] < ROOT_STEPS) & ~jnp.all(done(c[1], c[2])), step, start)
     x = jnp.where(jnp.abs(ga) < jnp.abs(gb), a, b)
     return jnp.where(g_lo <= 0, lo, jnp.where(g_hi >= 0, hi, x))
 
@@ -260,17 +271,9 @@ def ironed_allocation(eco: Economics, env: Env) -> Array:
                      for j in range(K)])
     Lam = jnp.cumsum((p * lam)[::-1])[::-1]
     Lam_next = jnp.append(Lam[1:], 0.0)  # Λ_{>j}
-    jj, ll = np.triu_indices(K)  # blocks [j, l]
-    pair_block = np.concatenate([np.full(l - j + 1, b) for b, (j, l) in enumerate(zip(jj, ll, strict=True))])
-    pair_type = np.concatenate([np.arange(j, l + 1) for j, l in zip(jj, ll, strict=True)])
-    ends = np.cumsum(ll - jj + 1)
-    spans = list(zip(ends - (ll - jj + 1), ends, strict=True))  # each block's pairs, as static slices
-
-    def stacked(f: Callable[[int], Array]) -> Array:
-        return jax.tree.map(lambda *v: jnp.stack(v), *[f(int(j)) for j in pair_type])
-
-    per_pair = (stacked(ty), stacked(lambda j: ty(min(j + 1, K - 1))), stacked(lambda j: p[j]),
-                stacked(lambda j: lam[j]), stacked(lambda j: Lam_next[j]), jnp.asarray(pair_type < K - 1))
+    # type j's terms, stacked [K]: itself, the next type (whose rent j's allocation sets), p, λ, Λ_{>j}
+    nxt = np.minimum(np.arange(K) + 1, K - 1)
+    terms = (types, jax.tree.map(lambda v: v[nxt], types), p, lam, Lam_next, jnp.arange(K) < K - 1)
 
     def phi(x: Array, t_j: Env, t_next: Env, p_j: Array, lam_j: Array, L_j: Array, has_next: Array) -> Array:
         c = eco.cost(env, t_j, _item(eco, x[None]))
@@ -278,20 +281,26 @@ def ironed_allocation(eco: Economics, env: Env) -> Array:
         return p_j * (eco.principal(env, t_j, _item(eco, x[None], zero)) - lam_j * c) - L_j * rent
 
     dphi = jax.vmap(jax.grad(phi))
-
-    def block_slope(x_b: Array) -> Array:  # [B] -> the summed derivative of each block at its own point
-        d = dphi(jnp.stack([x_b[b] for b in pair_block]), *per_pair)
-        return jnp.stack([jnp.sum(d[a:b]) for a, b in spans])
-
     # Each type alone first; a block's maximizer lies between its members' own (every member's
     # derivative has one sign outside them), which brackets the blocks' root finds tightly.
-    alone = [int(np.flatnonzero(pair_block == b)[0]) for b in range(len(jj)) if jj[b] == ll[b]]  # in type order
-    per_type = jax.tree.map(lambda v: jnp.stack([v[i] for i in alone]), per_pair)
-    own = _root(lambda x: dphi(x, *per_type), lo_w, hi_w)
-    blocks = list(zip(jj, ll, strict=True))
-    blo = jnp.stack([jnp.maximum(jnp.max(lo_w[j:l + 1]), jnp.min(own[j:l + 1])) for j, l in blocks])
-    bhi = jnp.stack([jnp.minimum(jnp.min(hi_w[j:l + 1]), jnp.max(own[j:l + 1])) for j, l in blocks])
-    x_star = _root(block_slope, blo, jnp.maximum(bhi, blo), BLOCK_STEPS)
+    own = _root(lambda x: dphi(x, *terms), lo_w, hi_w)
+    jj, ll = np.triu_indices(K, 1)  # the blocks [j, l] of two types or more
+    if len(jj):
+        pair_block = np.concatenate([np.full(l - j + 1, i) for i, (j, l) in enumerate(zip(jj, ll, strict=True))])
+        pair_type = np.concatenate([np.arange(j, l + 1) for j, l in zip(jj, ll, strict=True)])
+        per_pair = jax.tree.map(lambda v: v[pair_type], terms)
+
+        def block_slope(x_b: Array) -> Array:  # [B] -> the summed derivative of each block at its point
+            d = dphi(x_b[pair_block], *per_pair)
+            return jax.ops.segment_sum(d, pair_block, len(jj), indices_are_sorted=True)
+
+        blo = jnp.stack([jnp.maximum(jnp.max(lo_w[j:l + 1]), jnp.min(own[j:l + 1])) for j, l in zip(jj, ll, strict=True)])
+        bhi = jnp.stack([jnp.minimum(jnp.min(hi_w[j:l + 1]), jnp.max(own[j:l + 1])) for j, l in zip(jj, ll, strict=True)])
+        x_star = _root(block_slope, blo, jnp.maximum(bhi, blo))
+    else:
+        x_star = own[:0]
+    jj, ll = np.concatenate([np.arange(K), jj]), np.concatenate([np.arange(K), ll])
+    x_star = jnp.concatenate([own, x_star])
     table = jnp.full((K, K), jnp.nan, lo.dtype).at[jj, ll].set(x_star)  # [j, l]
     big = jnp.finfo(lo.dtype).max
     j_ix, i_ix, l_ix = np.arange(K)[:, None, None], np.arange(K)[None, :, None], np.arange(K)[None, None, :]
