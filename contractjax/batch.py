@@ -19,7 +19,7 @@ import numpy as np
 from contractjax import core, limits, optim, scenarios
 from contractjax.domain import InputError, check_dims
 from contractjax.precision import as64, float64
-from contractjax.scenarios import Scenario
+from contractjax.scenarios import Scenario, generic
 
 Arrays = dict[str, np.ndarray]
 INFOS = ("asymmetric", "complete")
@@ -261,22 +261,33 @@ def _polish_fn(sc: Scenario, param: str, steps: int):
         # models' guarded kinks (sqrt(0), log(0)) have a zero derivative
         inside = 1.0 - 1e-6
         best, value = optim.projected_ascent(f, a, lambda x: jnp.clip(x, -inside, inside), 1.0, steps, POLISH_LR)
-        return jnp.where(value >= f(a), best, a)  # never worse than the policy's own action
+        menu = to_menu(env, jnp.where(value >= f(a), best, a))  # never worse than the policy's own action
+        if sc.economics is None:
+            return menu
+        # then the oracles' local search over allocations paid their least payments, from the
+        # policy's and the polished allocations and the search's structured starts: it leaves
+        # the action map's kinks and the policy's basin (prospect-theory values have several)
+        starts = jnp.stack([sc.menu_allocation(to_menu(env, a)), sc.menu_allocation(menu)], axis=-1)
+        refined = sc.allocation_menu(env, generic.polish(sc.economics, env, starts, steps))
+        better = (core.feasible(sc.constraints(env, refined))
+                  & (sc.principal_utility(env, refined) >= sc.principal_utility(env, menu)))
+        return jax.tree.map(lambda r, m: jnp.where(better, r, m), refined, menu)
 
     return jit(jax.vmap(one))
 
 
-def polish_actions(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any, steps: int,
-                   param: str = "efforts") -> np.ndarray:
-    """``steps`` projected Adam steps of the principal's utility in the action space ``param``
-    from ``actions`` (a policy's), per environment; the best point seen is kept, so no
-    environment gets worse. On an action space feasible by construction (``efforts``) every
-    polished menu stays feasible."""
+def polish_menus(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any, steps: int,
+                 param: str = "efforts") -> Arrays:
+    """A policy's ``actions`` polished into menus: ``steps`` projected Adam steps of the
+    principal's utility in the action space ``param`` (feasible by construction: ``efforts``),
+    then, for models stated by their economics (the built-ins but AGENT, and every
+    :class:`~contractjax.scenarios.model.Model`), ``steps`` steps of the oracles' local search
+    (:func:`contractjax.scenarios.generic.polish`). Per environment the best feasible menu seen
+    is kept, so no environment gets worse than the policy's own menu."""
     sc = _scenario(scenario)
-    if steps < 1:
-        return np.asarray(actions)
-    out = float64(lambda: chunked(_polish_fn(sc, param, int(steps)), as64(envs), jnp.asarray(actions, jnp.float64)))()
-    return np.asarray(out)
+    fn = _polish_fn(sc, param, max(int(steps), 0))
+    out = float64(lambda: chunked(fn, as64(envs), jnp.asarray(actions, jnp.float64)))()
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
 def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 0) -> Arrays:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import contractjax as cj
-from contractjax import core, scenarios
+from contractjax import batch, core, scenarios
 from contractjax.domain import POSITIVE, WHOLE, InputError
 from contractjax.scenarios import as_models
 from contractjax.scenarios.model import Model
@@ -159,6 +159,54 @@ def test_two_dimensional_model_feasible_everywhere():
     with jax.enable_x64(True):
         menus = jax.vmap(sc.efforts_to_menu)({k: jnp.asarray(v) for k, v in envs.items()}, jnp.asarray(a))
     assert cj.evaluate(sc, envs, {k: np.asarray(v) for k, v in menus.items()})["feasible"].all()
+
+
+def test_self_selected_allocations_are_implementable():
+    """Items offered at their least payments: the allocation the types choose is implementable
+    (the repair's step before pooling), and an implementable proposal is kept as it is."""
+    from contractjax.scenarios import generic
+
+    sc = scenarios.get(TWO_DIM)
+    dims = {"M": 2, "N": 3}
+    envs = cj.sample_envs(sc, 300, seed=5, dims=dims)
+    eco = sc.economics
+    with jax.enable_x64(True):
+        e = {k: jnp.asarray(v) for k, v in envs.items()}
+        lo, hi = jax.vmap(eco.bounds)(e)
+        x = lo + (hi - lo) * jax.random.uniform(jax.random.PRNGKey(0), lo.shape, lo.dtype)
+
+        def one(env, x):
+            C = generic.cost_matrix(eco, env, x)
+            chosen = generic.self_selected(C, x)
+            return generic.implementable(C), generic.implementable(generic.cost_matrix(eco, env, chosen)), chosen
+
+        was, now, chosen = jax.vmap(one)(e, x)
+        optimum = jnp.asarray(np.stack([cj.oracle(sc, envs)[f].reshape(300, -1) for f in ("q", "s")], axis=1))
+        kept, _, same = jax.vmap(one)(e, optimum)
+    assert not np.asarray(was).all() and np.asarray(now).all()
+    kept = np.asarray(kept)  # the oracle's optima that are implementable to rounding (not all: float32 ascent)
+    assert kept.mean() > 0.5
+    np.testing.assert_array_equal(np.asarray(same)[kept], np.asarray(optimum)[kept])
+
+
+def test_polish_reaches_the_optimum_from_poor_menus():
+    """``solve --polish`` from random actions (a poor policy's, several times the optimum's value
+    away): feasible, never below the actions' own menus, and within 1 % of the oracle on average
+    and 0.1 % at the median (TWIN, whose economics the built-in carries, and the two-dimensional
+    example)."""
+    for name, dims in (("twin", {"M": 2, "N": 3}), (TWO_DIM, {"M": 2, "N": 2})):
+        sc = scenarios.get(name)
+        envs = cj.sample_envs(sc, 60, seed=6, dims=dims)
+        a = np.random.default_rng(1).uniform(-1, 1, (60, sc.effort_size(dims)))
+        with jax.enable_x64(True):
+            plain = jax.vmap(sc.efforts_to_menu)({k: jnp.asarray(v) for k, v in envs.items()}, jnp.asarray(a))
+        u_plain = cj.evaluate(sc, envs, {k: np.asarray(v) for k, v in plain.items()})["principal_utility"]
+        ev = cj.evaluate(sc, envs, batch.polish_menus(sc, envs, a, 100))
+        ref = cj.evaluate(sc, envs, cj.oracle(sc, envs))["principal_utility"]
+        assert ev["feasible"].all()
+        assert np.all(ev["principal_utility"] >= u_plain - 1e-9 * (1 + np.abs(u_plain)))
+        gap, before = (ref - ev["principal_utility"]) / np.abs(ref), (ref - u_plain) / np.abs(ref)
+        assert before.mean() > 1.0 and gap.mean() < 0.01 and np.median(gap) < 1e-3, (name, gap.mean())
 
 
 def test_check_model_survey_passes_on_the_two_dimensional_example():

@@ -16,6 +16,7 @@ record so that ``solve``, ``--resume`` and cluster workers load it again.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
@@ -33,6 +34,7 @@ _REGISTRY: dict[str, Scenario] = {}
 _SOURCES: dict[str, str] = {}  # name -> the file or module it was loaded from ("" for built-ins)
 _LOADED: dict[str, str] = {}  # resolved file or module -> name
 _FILE_MODULES: list[ModuleType] = []  # modules imported from files (shipped to cluster workers by value)
+_MODULE_SCENARIOS: dict[str, Scenario] = {}  # built-in name -> its module's SCENARIO (registered with more pieces)
 ENTRY_POINTS = "contractjax.scenarios"
 #: The models that ship with the package, in order.
 BUILTIN = ("dt", "agent", "aigc", "twin")
@@ -46,7 +48,7 @@ def register(model: Scenario | Model, source: str = "") -> Scenario:
     sc = as_scenario(model)
     old = _REGISTRY.get(sc.name)
     if old is not None:
-        if old is sc or (sc.model is not None and old.model is sc.model):
+        if old is sc or _MODULE_SCENARIOS.get(sc.name) is sc or (sc.model is not None and old.model is sc.model):
             if source and not _SOURCES.get(sc.name):
                 _SOURCES[sc.name] = source
             return old
@@ -217,10 +219,17 @@ def file_modules() -> list[ModuleType]:
 
 
 def _register_builtin() -> None:
-    from contractjax.scenarios import agent, aigc, dt, twin
+    from contractjax.scenarios import agent, aigc, as_models, dt, twin
 
+    derived = {name: m.scenario() for name, m in as_models.models().items()}
     for mod in (dt, agent, aigc, twin):
-        _REGISTRY[mod.SCENARIO.name] = mod.SCENARIO
+        sc = mod.SCENARIO
+        if sc.name in derived:  # its economics as a Model: the oracles' local search polishes its policies
+            d = derived[sc.name]
+            sc = dataclasses.replace(sc, economics=d.economics, allocation_menu=d.allocation_menu,
+                                     menu_allocation=d.menu_allocation)
+        _REGISTRY[sc.name] = sc
+        _MODULE_SCENARIOS[sc.name] = mod.SCENARIO
     assert tuple(_REGISTRY) == BUILTIN
 
 

@@ -21,9 +21,10 @@ cost matrix ``C[k, n] = c(x_n, θ_k)`` in payment units, so type ``k`` taking it
 * :func:`complete_allocation` — the complete-information optimum (IR binds per type), the upper
   bound beside every oracle.
 * :func:`repair` — the feasible-by-construction action map: the proposed allocation if it is
-  implementable, else its monotone rearrangement (one type dimension), else the nearest
-  implementable point on the segment to the pooled allocation (every type the mean item), which
-  is always implementable (Rochet 1987: implementable iff no negative cycle).
+  implementable, else its monotone rearrangement (one type dimension), else the allocation the
+  types choose from the proposed items at their least payments (:func:`self_selected`), else
+  the nearest implementable point on the segment to the pooled allocation (every type the mean
+  item), which is always implementable (Rochet 1987: implementable iff no negative cycle).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ PENALTY = 1e4
 #: measures others).
 PHASES_1D, RANDOM_STARTS_1D = ((None, 60, 0.02), (1, 150, 0.005)), 2
 PHASES, RANDOM_STARTS = ((None, 100, 0.02), (3, 200, 0.005)), 8
+#: The initial rate of :func:`polish` (the phases' last).
+POLISH_LR = 0.005
 #: How far inside its box (a fraction of the box) the search's ascent stays.
 INSIDE = 1e-6
 #: Complete information: projected-Adam steps and starts per type (general models).
@@ -135,6 +138,18 @@ def _ordered(x: Array, up: Array, lo: Array, hi: Array) -> Array:
     return s * optim.project_ordered_box(s * x, jnp.minimum(s * lo, s * hi), jnp.maximum(s * lo, s * hi))
 
 
+def self_selected(C: Array, x: Array) -> Array:
+    """The allocation that the types choose from the items ``x[F, K]`` offered at their least
+    payments (taxation principle: an allocation chosen from a menu is implementable), each type
+    keeping its own item wherever that is within rounding of its best."""
+    t = core.minimal_payments(C)
+    U = t[None, :] - C
+    own = core.diagonal(U)
+    keep = own >= jnp.max(U, axis=1) - core.rounding(C, C)
+    choice = jnp.where(keep, jnp.arange(C.shape[0]), jnp.argmax(U, axis=1))
+    return x[:, choice]
+
+
 def repair(eco: Economics, env: Env, x: Array, single_crossing: bool = False) -> Array:
     """An implementable allocation near the proposal ``x[F, K]`` (module docstring); unchanged when
     ``x`` is implementable. Differentiable in ``x`` (the segment's step carries no gradient)."""
@@ -147,6 +162,9 @@ def repair(eco: Economics, env: Env, x: Array, single_crossing: bool = False) ->
             return sorted_x
         use_sorted = ~ok & implementable(cost_matrix(eco, env, sorted_x))
         x, ok = jnp.where(use_sorted, sorted_x, x), ok | use_sorted
+    chosen = self_selected(C, x)
+    use_chosen = ~ok & implementable(cost_matrix(eco, env, chosen))
+    x, ok = jnp.where(use_chosen, chosen, x), ok | use_chosen
     anchor = jnp.broadcast_to(jnp.mean(x, axis=1, keepdims=True), x.shape)
 
     def halve(_: int, lohi: tuple[Array, Array]) -> tuple[Array, Array]:
@@ -201,8 +219,8 @@ def _root(g: Callable[[Array], Array], lo: Array, hi: Array) -> Array:
     Anderson–Björck method (Anderson & Björck 1973: regula falsi that scales a stale end's value by
     ``1 − g(x)/g(end replaced)``; superlinear, and the bracket always holds the root), with a
     bisection wherever the interpolation is not finite, until every bracket is ``ROOT_XTOL`` of
-    its ends wide (or a few roundings of the interval; at most ``ROOT_STEPS``). Elementwise over arrays of problems; derivative
-    evaluations only."""
+    its ends wide (or a few roundings of the interval; at most ``ROOT_STEPS``). Elementwise over
+    arrays of problems; derivative evaluations only."""
     # the ends' slopes a hair inside: models guard their kinks at the bounds (sqrt at 0) with a
     # branch whose derivative there is 0
     width = hi - lo
@@ -326,17 +344,15 @@ def search(eco: Economics, env: Env, phases: tuple[tuple[int | None, int, float]
     # one field and one type dimension: the ironed allocation, exact under single crossing, joins
     # the candidates (elsewhere it is merely a feasible point or rejected)
     exact = [ironed_allocation(eco, env)[..., None]] if one_dim else []
-    x_ci = complete_allocation(eco, env, quick=True)
+    structured = structured_starts(eco, env).astype(jnp.float32)
     # the ascent in float32 (its end points are candidates: only the final menu must be exact)
     env64, env = env, jax.tree.map(lambda v: v.astype(jnp.float32), env)
-    x_ci = x_ci.astype(jnp.float32)
     lo, hi = eco.bounds(env)
     F, K = lo.shape
     key = jax.random.PRNGKey(0) if key is None else key
     up = ascending(eco, env) if one_dim else jnp.asarray(True)
     rand = lo[..., None] + (hi - lo)[..., None] * jax.random.uniform(key, (F, K, random_starts), lo.dtype)
-    pooled = jnp.broadcast_to(jnp.mean(x_ci, axis=1, keepdims=True), (F, K))
-    starts = [jnp.stack([x_ci, 0.6 * x_ci + 0.4 * lo, pooled], axis=-1), rand]
+    starts = [structured, rand]
     if extra_starts is not None:
         starts.append(jnp.clip(extra_starts.astype(jnp.float32), lo[..., None], hi[..., None]))
     cols = jnp.concatenate(starts, axis=-1)  # [F, K, P]
@@ -358,13 +374,7 @@ def search(eco: Economics, env: Env, phases: tuple[tuple[int | None, int, float]
         mono = jax.vmap(lambda xp: _ordered(xp, up, inner[0], hi[0]), in_axes=1, out_axes=1)(x[0])[None]
         return jnp.where(mono_cols, mono, boxed)
 
-    def objective(xp: Array) -> Array:
-        C = cost_matrix(eco, env, xp)
-        R = core.least_rents(C)
-        residual = core.ic_shortfall(R, C)
-        return eco.value(env, xp, R) - PENALTY * jnp.sum(residual / jnp.maximum(1.0, jnp.abs(R)))
-
-    f = jax.vmap(objective, in_axes=2)
+    f = jax.vmap(lambda xp: _objective(eco, env, xp), in_axes=2)
     vals = None
     for keep, steps, lr in phases:
         if keep is not None and keep < cols.shape[-1]:
@@ -373,6 +383,47 @@ def search(eco: Economics, env: Env, phases: tuple[tuple[int | None, int, float]
         cols, vals = optim.projected_ascent(f, cols, lambda x, o=ordered: project(x, o), (hi - lo)[..., None], steps, lr)
     cand = jnp.concatenate([cols, first], axis=-1).astype(lo64.dtype)
     return best_feasible(eco, env64, jnp.concatenate([cand, lo64[..., None], *exact], axis=-1))
+
+
+def structured_starts(eco: Economics, env: Env) -> Array:
+    """The search's starts beside random ones, ``[F, K, 3]``: the complete-information
+    allocation, the same shrunk toward the lower bounds (information rents lower allocations),
+    and its mean item for every type (pooling)."""
+    lo = eco.bounds(env)[0]
+    x_ci = complete_allocation(eco, env, quick=True)
+    pooled = jnp.broadcast_to(jnp.mean(x_ci, axis=1, keepdims=True), x_ci.shape)
+    return jnp.stack([x_ci, 0.6 * x_ci + 0.4 * lo, pooled], axis=-1)
+
+
+def polish(eco: Economics, env: Env, starts: Array, steps: int) -> Array:
+    """:func:`refine` from ``starts`` (``[F, K, S]``: a learned policy's allocations) and the
+    :func:`structured_starts`, at the search's final rate: a learned policy's menus polished
+    (``solve --polish``)."""
+    return refine(eco, env, jnp.concatenate([starts, structured_starts(eco, env).astype(starts.dtype)], axis=-1),
+                  steps, POLISH_LR)
+
+
+def _objective(eco: Economics, env: Env, x: Array) -> Array:
+    """The search's objective: the principal's utility of ``x`` paid its least rents, minus the
+    penalty on their positive-cycle residual."""
+    C = cost_matrix(eco, env, x)
+    R = core.least_rents(C)
+    residual = core.ic_shortfall(R, C)
+    return eco.value(env, x, R) - PENALTY * jnp.sum(residual / jnp.maximum(1.0, jnp.abs(R)))
+
+
+def refine(eco: Economics, env: Env, starts: Array, steps: int, lr: float) -> Array:
+    """The best feasible of ``starts`` (``[F, K, S]``) and the end points of ``steps`` projected
+    Adam steps of the search's objective from each (no other starts): a local search from given
+    allocations (``solve --polish``: a learned policy's)."""
+    env32 = jax.tree.map(lambda v: v.astype(jnp.float32), env)
+    lo, hi = eco.bounds(env32)
+    inner = lo + INSIDE * (hi - lo)
+    x0 = jnp.clip(starts.astype(jnp.float32), inner[..., None], hi[..., None])
+    f = jax.vmap(lambda xp: _objective(eco, env32, xp), in_axes=2)
+    ends, _ = optim.projected_ascent(f, x0, lambda x: jnp.clip(x, inner[..., None], hi[..., None]),
+                                     (hi - lo)[..., None], steps, lr)
+    return best_feasible(eco, env, jnp.concatenate([starts, ends.astype(starts.dtype)], axis=-1))
 
 
 def best_feasible(eco: Economics, env: Env, xs: Array) -> Array:

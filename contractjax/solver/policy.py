@@ -54,8 +54,8 @@ class Policy:
 
     def menus(self, envs: Mapping[str, np.ndarray], seed: int = 0, polish: int = 0) -> dict[str, np.ndarray]:
         """Menus (float64) for a batch of environments; deterministic given ``seed``. ``polish``:
-        that many projected Adam steps of the principal's utility from the policy's actions
-        (:func:`contractjax.batch.polish_actions`; no environment gets worse)."""
+        that many steps of local search from the policy's actions (:func:`contractjax.batch.polish_menus`;
+        no environment gets worse)."""
         prog = for_config(self.config)
         envs = files.validate_envs(prog.scenario, envs)
         dims = files.dims_of(prog.scenario, envs)
@@ -67,8 +67,9 @@ class Policy:
             if self.config.param not in ("efforts",):
                 raise ValueError(f"polish needs an action space feasible by construction (param=efforts); this "
                                  f"policy was trained with param={self.config.param}")
-            actions = batch.polish_actions(prog.scenario, envs, actions, polish, self.config.param)
-        menus = prog.menus(envs, actions)
+            menus = batch.polish_menus(prog.scenario, envs, actions, polish, self.config.param)
+        else:
+            menus = prog.menus(envs, actions)
         bad = [k for k, v in menus.items() if not np.all(np.isfinite(v))]
         if bad:
             raise ValueError(f"the policy produced non-finite menus (field '{bad[0]}'); its parameters are damaged: "
