@@ -200,7 +200,7 @@ def _derive(m: Model) -> Scenario:
         return common.box(a.reshape(lo.shape), hi, lo)
 
     def efforts_to_menu(env: Env, a: Array) -> Menu:
-        """Allocation in its box, repaired to the nearest implementable one toward pooling, with
+        """Allocation in its box, repaired to an implementable one (:func:`generic.repair`), with
         the least payments: feasible by construction."""
         return paid(env, generic.repair(eco, env, boxed(env, a), m.single_crossing))
 
