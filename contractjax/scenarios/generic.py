@@ -427,7 +427,11 @@ def refine(eco: Economics, env: Env, starts: Array, steps: int, lr: float) -> Ar
 
 
 def best_feasible(eco: Economics, env: Env, xs: Array) -> Array:
-    """The candidate ``xs[F, K, P]`` whose least-paid menu is feasible with the largest utility."""
+    """The candidate ``xs[F, K, P]`` whose least-paid menu is feasible with the largest utility,
+    each first clipped to the box (the searches' float32 points round past bounds)."""
+    lo, hi = eco.bounds(env)
+    xs = jnp.clip(xs.astype(lo.dtype), lo[..., None], hi[..., None])
+
     def score(x: Array) -> Array:
         C = cost_matrix(eco, env, x)
         t = core.minimal_payments(C)
