@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import core, limits, optim, scenarios
+from contractjax import core, files, limits, optim, scenarios
 from contractjax.domain import InputError, check_dims
 from contractjax.precision import as64, float64
 from contractjax.scenarios import Scenario, generic
@@ -29,7 +29,28 @@ CHUNK = 16384
 
 def _scenario(s: str | Scenario | scenarios.Model) -> Scenario:
     """A Scenario as given, else the model a name, file, module or Model object names (registered)."""
+    if not isinstance(s, str | Scenario | scenarios.Model):
+        raise InputError(f"argument 'scenario': give a model name, file, module, Model or Scenario (got "
+                         f"{type(s).__name__})")
     return s if isinstance(s, Scenario) else scenarios.get(s)
+
+
+def _envs(sc: Scenario, envs: Any, name: str = "envs") -> Arrays:
+    """The environments argument of a public function, checked as an environment file is."""
+    if not isinstance(envs, Mapping):
+        raise InputError(f"argument '{name}': give a dict of {sc.name} field name -> array (got {type(envs).__name__})")
+    return files.validate_envs(sc, envs, f"argument '{name}': ")
+
+
+def _menus(sc: Scenario, menus: Any, envs: Arrays, name: str = "menus") -> Arrays:
+    return files.validate_menus(sc, menus, envs, f"argument '{name}': ")
+
+
+def _finite(out: Mapping[str, Any], what: str) -> Arrays:
+    """Outputs as float64 numpy arrays, refused in one line if any is not finite."""
+    arrays = {k: np.asarray(v) for k, v in out.items()}
+    files.check_finite(arrays, what)
+    return arrays
 
 
 def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[str, int] | None = None,
@@ -211,15 +232,16 @@ def oracle(scenario: str | Scenario, envs: Mapping[str, Any], info: str = "asymm
     oracle's starts (``Scenario.warm_oracle``)."""
     sc = _scenario(scenario)
     if info not in INFOS:
-        raise ValueError(f"info '{info}' is unknown; choose asymmetric or complete")
+        raise InputError(f"argument 'info' = {info!r} is unknown; choose asymmetric or complete")
+    envs = _envs(sc, envs)
+    what = f"the {sc.name} oracle's menus"
     if warm_start is not None:
         if sc.warm_oracle is None or info != "asymmetric":
             raise InputError(f"warm starts apply to search-based asymmetric oracles; {sc.name}'s oracle "
                              f"{'is exact' if info == 'asymmetric' else 'for complete information needs none'}")
-        menus = float64(lambda: chunked(_warm_fn(sc), as64(envs), as64(warm_start)))()
-        return {k: np.asarray(v, dtype=np.float64) for k, v in menus.items()}
-    menus = float64(lambda: chunked(_oracle_fn(sc, info), as64(envs)))()
-    return {k: np.asarray(v, dtype=np.float64) for k, v in menus.items()}
+        starts = _menus(sc, warm_start, envs, "warm_start")
+        return _finite(float64(lambda: chunked(_warm_fn(sc), as64(envs), as64(starts)))(), what)
+    return _finite(float64(lambda: chunked(_oracle_fn(sc, info), as64(envs)))(), what)
 
 
 @functools.cache
@@ -242,8 +264,12 @@ def _eval_fn(sc: Scenario):
 def evaluate(scenario: str | Scenario, envs: Mapping[str, Any], menus: Mapping[str, Any]) -> dict[str, Any]:
     """Utilities, paper reward, feasibility, largest violation and every slack, per environment."""
     sc = _scenario(scenario)
-    out = float64(lambda: chunked(_eval_fn(sc), as64(envs), as64(menus)))()
-    return jax.tree.map(np.asarray, out)
+    envs = _envs(sc, envs)
+    menus = _menus(sc, menus, envs)
+    out = jax.tree.map(np.asarray, float64(lambda: chunked(_eval_fn(sc), as64(envs), as64(menus)))())
+    slacks = {f"slacks/{k}": v for k, v in out["slacks"].items()}
+    files.check_finite({k: v for k, v in out.items() if k != "slacks"} | slacks, f"the evaluation of these {sc.name} menus")
+    return out
 
 
 #: Polishing a policy's actions: the initial rate of the projected Adam steps (a fraction of the
@@ -285,14 +311,17 @@ def polish_menus(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any
     (:func:`contractjax.scenarios.generic.polish`). Per environment the best feasible menu seen
     is kept, so no environment gets worse than the policy's own menu."""
     sc = _scenario(scenario)
-    fn = _polish_fn(sc, param, max(int(steps), 0))
+    envs = _envs(sc, envs)
+    steps = check_count(steps, "steps") if steps else 0
+    fn = _polish_fn(sc, param, steps)
     out = float64(lambda: chunked(fn, as64(envs), jnp.asarray(actions, jnp.float64)))()
-    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+    return _finite(out, f"the polished {sc.name} menus")
 
 
 def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 0) -> Arrays:
     """The random-feasible-menu baseline."""
     sc = _scenario(scenario)
+    envs = _envs(sc, envs)
 
     @float64
     def run():
@@ -307,7 +336,8 @@ def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:
     """The greedy baseline (TWIN); an error for scenarios that define none."""
     sc = _scenario(scenario)
     if sc.greedy_menu is None:
-        raise ValueError(f"scenario '{sc.name}' has no greedy baseline")
+        raise InputError(f"model '{sc.name}' has no greedy baseline (TWIN has one)")
+    envs = _envs(sc, envs)
     menus = float64(lambda: chunked(vmapped(sc.greedy_menu), as64(envs)))()
     return {k: np.asarray(v) for k, v in menus.items()}
 
@@ -319,10 +349,14 @@ def gap(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> flo
     Sums, not per-environment ratios, so that environments whose optimum is near zero do not
     dominate. NaN when no menu is feasible.
     """
-    f = np.asarray(feasible, bool)
+    u, r, f = (np.asarray(x) for x in (utility, reference, feasible))
+    if not (u.ndim == r.ndim == f.ndim == 1 and len(u) == len(r) == len(f)):
+        raise InputError(f"arguments 'utility', 'reference' and 'feasible' need one entry per environment each (got "
+                         f"shapes {list(u.shape)}, {list(r.shape)}, {list(f.shape)})")
+    f = f.astype(bool)
     if not f.any():
         return float("nan")
-    return gap_of_sums(float(np.sum(utility[f])), float(np.sum(reference[f])))
+    return gap_of_sums(float(np.sum(u[f])), float(np.sum(r[f])))
 
 
 def gap_of_sums(utility: float, reference: float) -> float:

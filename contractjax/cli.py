@@ -573,6 +573,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelCheckFailed as e:
         print(f"contractjax: {e}", file=sys.stderr)
         return 1
+    except OSError as e:
+        if e.errno not in files.FULL:
+            raise
+        print(f"contractjax: error: {(e.strerror or 'disk full').lower()} writing '{e.filename or 'an output'}'; "
+              "free space there or write elsewhere", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("contractjax: interrupted; finished files are kept, nothing is half-written (training resumes "
               "with --resume)", file=sys.stderr)

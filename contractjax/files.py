@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -26,10 +27,12 @@ import numpy as np
 from contractjax.domain import InputError
 from contractjax.scenarios import Scenario
 
-__all__ = ["InputError", "check_folder", "check_out", "load_envs", "load_menus", "read", "validate_envs", "write",
-           "write_bytes", "write_csv", "write_text"]
+__all__ = ["InputError", "check_finite", "check_folder", "check_out", "load_envs", "load_menus", "read", "validate_envs",
+           "validate_menus", "write", "write_bytes", "write_csv", "write_text"]
 
 GROUPS = ("fields", "menus", "slacks")
+#: The errors of a full disk or quota: one line, nothing written.
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -52,12 +55,14 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
                 if k in GROUPS:
                     if not isinstance(v, dict):
                         raise InputError(f"file '{p}': '{k}' must be an object of named arrays")
-                    out[k] = {name: _array(f"{k}.{name}", x, f"file '{p}': ") for name, x in v.items()}
+                    out[k] = {name: _array(name if k == "fields" else f"{k}.{name}", x, f"file '{p}': ",
+                                           numbers=k != "slacks")
+                              for name, x in v.items()}
                 elif k == "scenario" or k == "info":
                     out[k] = v
                 else:
                     out[k] = _array(k, v, f"file '{p}': ")
-            return out
+            return _named(out, p)
         if suffix == ".npz":
             out = {}
             with np.load(p, allow_pickle=False) as z:
@@ -70,7 +75,7 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
                             break
                     else:
                         out[key] = value.item() if value.ndim == 0 and value.dtype.kind == "U" else value
-            return out
+            return _named(out, p)
     except InputError:
         raise
     except Exception as e:  # numpy/zipfile/json raise many types (EOFError, BadZipFile, ...) for damaged files
@@ -80,14 +85,50 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
     raise InputError(f"file '{p}' has suffix '{p.suffix}'; use .json or .npz")
 
 
-def _array(name: str, value: Any, source: str = "") -> np.ndarray:
+def _named(data: dict[str, Any], p: Path) -> dict[str, Any]:
+    """``data`` once its ``scenario`` (if any) is a model name."""
+    name = data.get("scenario")
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"file '{p}': 'scenario' must be a model name (text), got {_kind(np.asarray(name))} of shape "
+                         f"{list(np.shape(name))}; rewrite the file (e.g. with contractjax sample-envs)")
+    return data
+
+
+def _array(name: str, value: Any, source: str = "", numbers: bool = False) -> np.ndarray:
+    """``value`` as a rectangular array; ``numbers``: of numbers, where true/false (JSON booleans,
+    numpy bool arrays) and integers beyond float64 are refused rather than read as 1, 0 or inf."""
+    if numbers and _has_bool(value):
+        raise InputError(f"{source}field '{name}': true/false is not a number; give numbers")
     try:
         a = np.asarray(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InputError(f"{source}field '{name}': arrays must be rectangular (same length in every environment)") from None
+    if a.dtype == object and numbers and _has_huge_int(value):
+        raise InputError(f"{source}field '{name}': an integer with more digits than a float64 holds; give numbers "
+                         "below 1.8e308")
     if a.dtype == object:
         raise InputError(f"{source}field '{name}': arrays must be rectangular numbers (got ragged or mixed values)")
+    if numbers and a.dtype.kind not in "iuf":
+        raise InputError(f"{source}field '{name}': values must be numbers (got {_kind(a)})")
     return a
+
+
+def _kind(a: np.ndarray) -> str:
+    return "true/false" if a.dtype.kind == "b" else "text" if a.dtype.kind in "US" else str(a.dtype)
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "b"
+    return isinstance(value, list | tuple) and any(_has_bool(v) for v in value)
+
+
+def _has_huge_int(value: Any) -> bool:
+    if isinstance(value, int):
+        return abs(value) > np.finfo(np.float64).max
+    return isinstance(value, list | tuple) and any(_has_huge_int(v) for v in value)
 
 
 def load_envs(scenario: Scenario, path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -125,10 +166,9 @@ def validate_envs(scenario: Scenario, fields: Mapping[str, Any], source: str = "
                          f"{', '.join(scenario.env_fields)}")
     env = {}
     for f in scenario.env_fields:
-        a = _array(f, fields[f], source)
-        if a.dtype.kind not in "biuf":
-            raise InputError(f"{source}field '{f}': values must be numbers (got {a.dtype})")
-        a = a.astype(np.float64)
+        a = _array(f, fields[f], source, numbers=True)
+        with np.errstate(over="ignore"):
+            a = a.astype(np.float64)
         if a.ndim == 0:
             raise InputError(f"{source}field '{f}': must be an array with one entry per environment (shape [n, ...])")
         if not np.all(np.isfinite(a)):
@@ -173,7 +213,13 @@ def load_menus(scenario: Scenario, path: str | os.PathLike, env: Mapping[str, np
     if "menus" not in data:
         raise InputError(f"{src}field 'menus' is missing; give a file written by 'contractjax oracle' or one "
                          "with a 'menus' object")
-    menus = data["menus"]
+    return validate_menus(scenario, data["menus"], env, src)
+
+
+def validate_menus(scenario: Scenario, menus: Any, env: Mapping[str, np.ndarray], source: str = "") -> dict[str, np.ndarray]:
+    """Check a menu batch against validated environments ``env``: names, shapes, numbers, finite;
+    return float64 arrays."""
+    src = source
     if not isinstance(menus, Mapping):
         raise InputError(f"{src}field 'menus' must be an object of named arrays")
     unknown = sorted(set(menus) - set(scenario.menu_fields))
@@ -187,9 +233,7 @@ def load_menus(scenario: Scenario, path: str | os.PathLike, env: Mapping[str, np
         if f not in menus:
             raise InputError(f"{src}field 'menus.{f}' is missing; a {scenario.name} menu needs: "
                              f"{', '.join(scenario.menu_fields)}")
-        a = _array(f"menus.{f}", menus[f], src)
-        if a.dtype.kind not in "biuf":
-            raise InputError(f"{src}field 'menus.{f}': values must be numbers (got {a.dtype})")
+        a = _array(f"menus.{f}", menus[f], src, numbers=True)
         want = (n, *scenario.shape_of(f, dims, menu=True))
         if a.shape != want:
             raise InputError(f"{src}field 'menus.{f}': expected shape {list(want)} "
@@ -255,18 +299,23 @@ def _atomic(path: Path, mode: str = "wb") -> Iterator[Any]:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in FULL:
+            raise InputError(f"'{path}': {(e.strerror or 'disk full').lower()}; nothing written: free space there or "
+                             "write elsewhere") from None
         raise
 
 
 def write(path: str | os.PathLike, data: Mapping[str, Any], overwrite: bool = False) -> Path:
-    """Write atomically (temporary file + rename); never replace a file unless ``overwrite``."""
+    """Write atomically (temporary file + rename); never replace a file unless ``overwrite``, and
+    never write a non-finite number (one line naming the field and the environment instead)."""
     p = check_out(path, overwrite)
+    check_finite(_flat(data), f"nothing written to '{p}'")
     with _atomic(p) as fh:
         if p.suffix.lower() == ".json":
-            fh.write(json.dumps(_jsonable(data)).encode())
+            fh.write(json.dumps(_jsonable(data), allow_nan=False).encode())
         else:
             np.savez(fh, **_flat(data))
     return p
@@ -296,6 +345,19 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     with _atomic(p, "w") as fh:
         fh.write(text)
     return p
+
+
+def check_finite(arrays: Mapping[str, Any], what: str) -> None:
+    """Every number in ``arrays`` (name -> array, leading axis the environment) is finite, else
+    one line naming the first bad field and environment: nothing is written or returned."""
+    for name, x in arrays.items():
+        a = np.asarray(x)
+        if a.dtype.kind not in "fc" or np.all(np.isfinite(a)):
+            continue
+        bad = np.argwhere(~np.isfinite(a))[0]
+        where = f" (environment {bad[0]})" if a.ndim else ""
+        raise InputError(f"{what}: '{name.replace('/', '.')}' is {a[tuple(bad)]}{where}: the inputs are beyond where "
+                         "the model's arithmetic stays finite (extreme magnitudes); give smaller values")
 
 
 def _flat(data: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -387,3 +387,143 @@ def test_bad_numeric_flags_are_one_line(tmp_path_factory, capsys, monkeypatch, c
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and flag in err[0], err
     assert not any(folder.iterdir())
+
+
+# ------------------------------------------------------------ booleans, extreme values, full disks
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(ALL), data=st.data())
+def test_booleans_are_not_numbers_in_any_file_or_call(tmp_path_factory, capsys, env_files, name, data) -> None:
+    """``true`` in any field of an environment file (JSON, alone or among numbers), or a bool array
+    given to the Python API, is one line naming the field; nothing is written."""
+    sc = scenarios.get(name)
+    field = data.draw(st.sampled_from(sorted(sc.env_fields)))
+    record = json.loads(env_files[name].read_text())
+    x = np.asarray(record["fields"][field], dtype=float)
+    values = x.tolist()
+    flat_index = data.draw(st.integers(0, x.size - 1))
+    target = values
+    for k in np.unravel_index(flat_index, x.shape)[:-1]:
+        target = target[k]
+    target[int(np.unravel_index(flat_index, x.shape)[-1]) if x.ndim else 0] = True
+    record["fields"][field] = values
+    folder = tmp_path_factory.mktemp("b")
+    bad = folder / "bad.json"
+    bad.write_text(json.dumps(record))
+    rc, err = run(capsys, "oracle", "--scenario", name, "--envs", str(bad), "--out", str(folder / "o.json"))
+    assert rc == 2 and len(err) == 1 and f"'{field}'" in err[0] and "true/false" in err[0], err
+    assert sorted(p.name for p in folder.iterdir()) == ["bad.json"]
+    envs = {k: np.asarray(v, float) for k, v in json.loads(env_files[name].read_text())["fields"].items()}
+    with pytest.raises(files.InputError, match=f"argument 'envs': field '{field}': true/false"):
+        cj.oracle(name, envs | {field: envs[field] > -1})
+
+
+def test_booleans_in_menus_and_config_files(tmp_path, capsys, env_files) -> None:
+    oracle_out = tmp_path / "o.json"
+    assert cli.main(["oracle", "--scenario", "dt", "--envs", str(env_files["dt"]), "--out", str(oracle_out)]) == 0
+    record = json.loads(oracle_out.read_text())
+    record["menus"]["s"][0][0] = True
+    bad = tmp_path / "bad_menus.json"
+    bad.write_text(json.dumps(record))
+    capsys.readouterr()
+    rc, err = run(capsys, "evaluate", "--scenario", "dt", "--envs", str(env_files["dt"]), "--menus", str(bad),
+                  "--out", str(tmp_path / "e.json"))
+    assert rc == 2 and len(err) == 1 and "'menus.s'" in err[0] and "true/false" in err[0], err
+    for field in ("actor_lr", "gamma", "algo"):
+        cfg = tmp_path / "c.json"
+        cfg.write_text(json.dumps({field: True}))
+        rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "run"), "--config", str(cfg))
+        assert rc == 2 and len(err) == 1 and field in err[0], err
+    assert not (tmp_path / "e.json").exists() and not (tmp_path / "run").exists()
+
+
+def test_no_command_writes_a_non_finite_number(tmp_path, capsys, env_files) -> None:
+    """Values inside the declared domain whose arithmetic overflows (vartheta = 1e308 in dt, menus
+    at 1e308): one line, nothing written; the writer itself refuses NaN and infinity."""
+    record = json.loads(env_files["dt"].read_text())
+    record["fields"]["vartheta"] = [1e308] * len(record["fields"]["vartheta"])
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(record))
+    rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(big), "--out", str(tmp_path / "o.json"))
+    assert rc == 2 and len(err) == 1 and "finite" in err[0], err
+    good = tmp_path / "good.json"
+    assert cli.main(["oracle", "--scenario", "dt", "--envs", str(env_files["dt"]), "--out", str(good)]) == 0
+    menus = json.loads(good.read_text())
+    menus["menus"]["s"] = [[1e308] * len(row) for row in menus["menus"]["s"]]
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps(menus))
+    capsys.readouterr()
+    rc, err = run(capsys, "evaluate", "--scenario", "dt", "--envs", str(env_files["dt"]), "--menus", str(huge),
+                  "--out", str(tmp_path / "e.json"))
+    assert rc == 2 and len(err) == 1 and "finite" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.json", "good.json", "huge.json"]
+    for suffix in (".json", ".npz"):
+        with pytest.raises(files.InputError, match="nothing written.*'menus.r' is nan"):
+            files.write(tmp_path / f"x{suffix}", {"scenario": "dt", "menus": {"r": np.array([[1.0, np.nan]])}})
+        assert not (tmp_path / f"x{suffix}").exists()
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, env_files, monkeypatch) -> None:
+    """``ENOSPC`` while writing (simulated: the machine has no small tmpfs to fill): one line,
+    exit 2, no output and no temporary file."""
+    import errno
+
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, _data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: Full(real(fd, mode)))
+    for out in ("o.json", "o.npz"):
+        rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(env_files["dt"]), "--out", str(tmp_path / out))
+        assert rc == 2 and len(err) == 1 and "no space left" in err[0] and "nothing written" in err[0], err
+    rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "3", "--out", str(tmp_path / "e.json"))
+    assert rc == 2 and len(err) == 1 and "no space left" in err[0], err
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_python_api_checks_its_arguments() -> None:
+    """Every public function refuses bad arguments with one InputError line naming the argument."""
+    envs = cj.sample_envs("dt", 4)
+    menus = cj.oracle("dt", envs)
+    cases = [
+        (lambda: cj.oracle("dt", {}), "argument 'envs': field 'M' is missing"),
+        (lambda: cj.oracle("dt", [1, 2]), "argument 'envs': give a dict"),
+        (lambda: cj.oracle(3.5, envs), "argument 'scenario'"),
+        (lambda: cj.oracle("dt", envs, info="partial"), "argument 'info'"),
+        (lambda: cj.oracle("dt", envs | {"c": envs["c"] * np.nan}), "argument 'envs': field 'c'"),
+        (lambda: cj.oracle("dt", envs | {"q": -envs["q"]}), "argument 'envs': field 'q'"),
+        (lambda: cj.evaluate("dt", envs, {"s": menus["s"]}), "argument 'menus': field 'menus.r' is missing"),
+        (lambda: cj.evaluate("dt", envs, menus | {"s": menus["s"][:, :1]}), "argument 'menus': field 'menus.s'"),
+        (lambda: cj.evaluate("dt", envs, menus | {"x": menus["s"]}), "'menus.x' is not a dt menu field"),
+        (lambda: cj.gap(np.ones(3), np.ones(4), np.ones(3, bool)), "arguments 'utility', 'reference' and 'feasible'"),
+        (lambda: cj.random_menus("dt", {"M": envs["M"]}), "argument 'envs'"),
+        (lambda: cj.greedy_menus("dt", envs), "no greedy baseline"),
+        (lambda: cj.sample_envs("dt", True), "n = True"),
+    ]
+    for call, words in cases:
+        with pytest.raises(files.InputError) as e:
+            call()
+        assert words in str(e.value) and "\n" not in str(e.value), (words, str(e.value))
+
+
+def test_an_npz_whose_scenario_is_an_array(tmp_path, capsys, env_files) -> None:
+    record = json.loads(env_files["dt"].read_text())
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, scenario=np.array(["dt", "dt"]), **{f"fields/{k}": np.asarray(v) for k, v in record["fields"].items()})
+    rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(bad), "--out", str(tmp_path / "o.json"))
+    assert rc == 2 and len(err) == 1 and "'scenario' must be a model name" in err[0], err

@@ -305,8 +305,12 @@ def _coerce_one(name: str, v: Any, default: Any) -> Any:
     if isinstance(default, int) or name == "eval_seed":
         return _whole(v)
     if isinstance(default, float) or name == "target_entropy":
+        if isinstance(v, bool):  # true/false is not a number (float(True) would be 1.0)
+            raise ValueError(v)
         return float(v)
-    return str(v)
+    if not isinstance(v, str):
+        raise ValueError(v)
+    return v
 
 
 class FieldError(InputError):
