@@ -261,6 +261,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         except ValueError as e:
             raise files.InputError(f"--resume: {e}") from None
     cfg = solver.make_config(args.preset, args.config, given_by="--set", **overrides)
+    if resuming and (Path(args.out) / "config.json").is_file():
+        # the run's own config, with only what was given here over it (a real change is refused below)
+        from contractjax.solver import config
+
+        saved = config.to_json(read_config(Path(args.out)))
+        given = (config.read_config_file(args.config) if args.config else {}) | {
+            k: v for k, v in overrides.items() if v is not None}
+        cfg = config.validate(config.coerce(saved | given))
     if args.out:
         files.check_folder(args.out)
     out = Path(args.out) if args.out else _fresh_dir(Path("runs") / f"train-{cfg.scenario}")
@@ -367,7 +375,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from contractjax import experiments
 
     if args.report:
-        path = experiments.report(args.report, args.report_out)
+        path = experiments.report(args.report, args.report_out, overwrite=args.overwrite)
         print(f"wrote {path}")
         return
     if args.list:
@@ -499,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--list", action="store_true", help="list the experiments")
     r.add_argument("--report", metavar="RUNS", help="write docs/results.md from the experiment folders under RUNS")
     r.add_argument("--report-out", default="docs/results.md", help="where --report writes (default docs/results.md)")
+    r.add_argument("--overwrite", action="store_true", help="let --report replace an existing --report-out")
     r.add_argument("--budget", default="quick", choices=["quick", "paper", "tiny"],
                    help="quick (default: minutes per panel on a 2-core CPU), paper (the papers' settings; GPU-sized) "
                         "or tiny (seconds; a smoke test)")

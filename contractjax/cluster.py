@@ -23,6 +23,7 @@ installed in the same Python environment.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -30,6 +31,8 @@ from contractjax.domain import InputError
 
 #: Times Ray runs a task again after its worker process or node is lost.
 RETRIES = 3
+#: Seconds a cluster address has to answer before ``--cluster`` gives up (one line).
+CONNECT_TIMEOUT = 5.0
 
 
 def _ray() -> Any:
@@ -45,6 +48,7 @@ def connect(address: str) -> Any:
     ray = _ray()
     if ray.is_initialized():
         return ray
+    _reachable(address)
     try:
         if address == "local":
             ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
@@ -57,6 +61,23 @@ def connect(address: str) -> Any:
                          "pass its address (HOST:6379; with token authentication also RAY_AUTH_MODE=token and the "
                          "head's token in ~/.ray/auth_token), or pass --cluster local") from None
     return ray
+
+
+def _reachable(address: str, timeout: float | None = None) -> None:
+    """A cluster address answers a TCP connection within ``CONNECT_TIMEOUT`` seconds: Ray itself
+    retries an address where nothing listens for minutes (and names another in its errors)."""
+    if address in ("local", "auto"):
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--cluster '{address}': give HOST:PORT of a Ray head (e.g. 10.0.0.1:6379), auto or local")
+    wait = CONNECT_TIMEOUT if timeout is None else timeout
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=wait).close()
+    except OSError as e:
+        raise InputError(f"--cluster '{address}': nothing answers at {host}:{port} within {wait:g} s "
+                         f"({e.strerror or type(e).__name__}); start a head with 'ray start --head' and pass its "
+                         "address, or pass --cluster local") from None
 
 
 def running() -> bool:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,35 @@ def _read_index(root: Path) -> Record:
         raise InputError(f"'{f}' is damaged ({e}); delete the folder and write it again") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"'{f}' is not a contractjax dataset index; give a folder written by contractjax")
+    _check_index(f, data)
     return data
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _check_index(f: Path, data: Record) -> None:
+    """The index's plan is whole: ``n`` and the shard size whole numbers, the shards a list of
+    ``shard-NNNNN.npz`` records that tile ``0 .. n − 1`` in order."""
+    def bad(what: str) -> InputError:
+        return InputError(f"'{f}' is damaged ({what}); delete the folder and write it again")
+
+    if not _whole(data.get("n")) or data["n"] < 1:
+        raise bad(f"'n' is {data.get('n')!r}, not a whole number of environments")
+    if not _whole(data.get("shard_size")) or data["shard_size"] < 1:
+        raise bad(f"'shard_size' is {data.get('shard_size')!r}")
+    shards = data.get("shards")
+    if not isinstance(shards, list) or not shards:
+        raise bad("'shards' is not a list of shards")
+    start = 0
+    for i, sh in enumerate(shards):
+        if (not isinstance(sh, dict) or sh.get("file") != _shard_name(i) or not _whole(sh.get("start"))
+                or not _whole(sh.get("n")) or sh["start"] != start or sh["n"] < 1):
+            raise bad(f"shard {i} is {json.dumps(sh)[:80]}")
+        start += sh["n"]
+    if start != data["n"]:
+        raise bad(f"its shards hold {start} environments, not n = {data['n']}")
 
 
 class Dataset:
@@ -86,6 +116,8 @@ class Dataset:
         if not self.index.get("complete"):
             raise InputError(f"'{self.root}' is unfinished ({len(self.done())} of {len(self.index['shards'])} shards); "
                              "run the command that writes it again to finish it")
+        for i, shard in enumerate(self.shards):  # every shard's header, before any work
+            _check_shard(self.path(i), shard, self.index)
 
     @property
     def n(self) -> int:
@@ -137,12 +169,64 @@ def _begin(out: Path, plan: Record) -> Record:
     return plan
 
 
-def _shard_task(work: Callable[[int, Record], Record], out: Path, i: int, shard: Record) -> Record:
-    """One shard, here or on a cluster worker: its record written atomically, its sums returned."""
-    rec = work(i, shard)
+def _check_shard(path: Path, shard: Record, index: Record) -> None:
+    """A shard file is there and belongs: its model, its dataset (the index's id) and its number
+    of environments, read from the ``.npz`` headers alone (no array is loaded)."""
+    def bad(what: str) -> InputError:
+        return InputError(f"'{path}' {what}; the dataset is damaged: write it again (or restore the shard)")
+
+    if not path.is_file():
+        raise bad("is missing")
+    try:
+        with zipfile.ZipFile(path) as z:
+            heads = {}
+            for name in z.namelist():
+                with z.open(name) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    header = {(1, 0): np.lib.format.read_array_header_1_0,
+                              (2, 0): np.lib.format.read_array_header_2_0}[version]
+                    shape, _, _ = header(fh)
+                    heads[name.removesuffix(".npy")] = shape
+            small = {k: np.load(z.open(f"{k}.npy")).item() for k in ("scenario", "dataset") if heads.get(k) == ()}
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError) as e:
+        raise bad(f"is not a readable shard ({type(e).__name__})") from None
+    if small.get("scenario") != index.get("scenario"):
+        raise bad(f"holds '{small.get('scenario')}', not '{index.get('scenario')}'")
+    if "dataset" in small and small["dataset"] != index.get("id"):
+        raise bad("belongs to another dataset")
+    rows = {shape[0] for k, shape in heads.items() if k.startswith(GROUP[index.get("kind")]) and shape}
+    if rows != {shard["n"]}:
+        raise bad(f"holds {sorted(rows)} environments, not {shard['n']}")
+
+
+#: The group of a dataset's shards whose leading axis counts its environments.
+GROUP = {"envs": "fields/", "menus": "menus/", "report": "slacks/"}
+
+
+def _shard_task(work: Callable[[int, Record], Record], out: Path, i: int, shard: Record, dataset: str) -> Record:
+    """One shard, here or on a cluster worker: its record (tagged with its dataset's id) checked
+    finite and written atomically, its sums returned."""
+    rec = work(i, shard) | {"dataset": dataset}
+    flat = files._flat(rec)
+    files.check_finite(flat, f"nothing written to '{out / shard['file']}'")
     with files._atomic(out / shard["file"]) as fh:
-        np.savez(fh, **files._flat(rec))
+        np.savez(fh, **flat)
     return _partial(rec)
+
+
+def _check_disk(out: Path, nbytes: int, what: str) -> None:
+    """The output fits on its disk (with a tenth to spare), checked before anything is written."""
+    anc = out.absolute()
+    while not anc.exists():
+        anc = anc.parent
+    free = shutil.disk_usage(anc).free
+    if nbytes * 1.1 > free:
+        raise InputError(f"--out '{out}': {what} take about {_gb(nbytes)} on disk but '{anc}' has {_gb(free)} free; "
+                         "sample fewer (--n) or write elsewhere")
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.3g} GB"
 
 
 def _connect(cluster: str | None) -> None:
@@ -171,7 +255,7 @@ def _stream(out: Path, index: Record, work: Callable[[int, Record], Record], pro
         else:
             todo.append(i)
 
-    calls = [(out.resolve(), i, index["shards"][i]) for i in todo]
+    calls = [(out.resolve(), i, index["shards"][i], index["id"]) for i in todo]
     done = (ray_cluster.map_unordered(cluster, _shard_task, calls, shared=work) if cluster is not None
             else ((j, _shard_task(work, *call)) for j, call in enumerate(calls)))
     for j, sums in done:
@@ -198,8 +282,9 @@ def sample(sc: Scenario, n: int, seed: int, dims: Mapping[str, int], settings: M
     """Draw ``n`` environments into a sharded dataset (resumable)."""
     cfg = sc.settings(settings, "--set")
     d = {k: int(cfg[k]) for k in sc.dims} | dict(dims)
-    _connect(cluster)
     outp = Path(out)
+    _check_disk(outp, int(n) * batch.env_bytes(sc, d) // 4, f"{n} {sc.name} environments")
+    _connect(cluster)
     index = _begin(outp, _plan("envs", sc.name, int(n), int(shard_size), seed=int(seed), dims=d,
                                settings=json.loads(json.dumps(dict(settings)))))
 

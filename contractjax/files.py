@@ -17,6 +17,7 @@ import errno
 import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +42,9 @@ FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 def read(path: str | os.PathLike) -> dict[str, Any]:
     """Read a ``.json`` or ``.npz`` file into ``{"scenario": str, "fields": {..}, ...}``."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"'{p}' is a folder but not a contractjax dataset (it has no index.json); give a .json or "
+                         ".npz file, or a folder written by 'contractjax sample-envs --out DIR/'")
     if not p.is_file():
         raise InputError(f"file '{p}' does not exist; give the path of an existing .json or .npz file")
     suffix = p.suffix.lower()
@@ -295,9 +299,12 @@ def _atomic(path: Path, mode: str = "wb") -> Iterator[Any]:
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        if path.exists():  # a replaced file keeps its mode
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        else:  # mkstemp makes 0600; give the usual permissions
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):

@@ -4,6 +4,7 @@ results on the same environments, and an interrupted run resumes without redoing
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +91,45 @@ def test_solve_streams_a_dataset_like_a_file(tmp_path) -> None:
     streamed = _concat(ms, lambda i: ms.menus(sc, i, ds.envs(sc, i)))
     for k in single:
         np.testing.assert_allclose(streamed[k], single[k], rtol=1e-6)
+
+
+def test_damaged_datasets_are_refused_before_any_work(tmp_path, capsys) -> None:
+    """A damaged index (a string n, garbage shards), a missing, foreign or short shard: one line,
+    found before any output is written; a sample too large for the disk is refused up front."""
+    import shutil
+
+    sc = scenarios.get("dt")
+    good, other = tmp_path / "good", tmp_path / "other"
+    datasets.sample(sc, 60, 1, {}, {}, good, shard_size=20, progress=False)
+    datasets.sample(sc, 60, 2, {}, {}, other, shard_size=20, progress=False)
+    index = json.loads((good / "index.json").read_text())
+
+    def damaged(name: str, change) -> str:
+        d = tmp_path / name
+        shutil.copytree(good, d)
+        change(d)
+        return str(d)
+
+    def edit(**kw):
+        return lambda d: (d / "index.json").write_text(json.dumps(index | kw))
+
+    cases = {
+        damaged("n_text", edit(n="60")): "'n' is '60'",
+        damaged("garbage", edit(shards=[1, 2, 3])): "shard 0 is 1",
+        damaged("wrong_total", edit(n=61)): "not n = 61",
+        damaged("missing", lambda d: (d / "shard-00001.npz").unlink()): "shard-00001.npz' is missing",
+        damaged("foreign", lambda d: shutil.copy(other / "shard-00002.npz", d / "shard-00002.npz")):
+            "belongs to another dataset",
+        damaged("short", lambda d: np.savez(d / "shard-00002.npz", scenario=np.asarray("dt"), dataset=np.asarray(
+            index["id"]), **{f"fields/{k}": v[:5] for k, v in files.read(d / "shard-00002.npz")["fields"].items()})):
+            "holds [5] environments, not 20",
+    }
+    for path, words in cases.items():
+        out = tmp_path / f"out-{Path(path).name}"
+        assert cli.main(["oracle", "--scenario", "dt", "--envs", path, "--out", f"{out}/", "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], (words, err)
+        assert not out.exists()
+    assert cli.main(["sample-envs", "--scenario", "dt", "--n", str(10**12), "--out", f"{tmp_path}/huge/"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "on disk" in err[0] and not (tmp_path / "huge").exists(), err

@@ -59,6 +59,15 @@ def test_reproduce_end_to_end_writes_figure_data_and_summary(tmp_path, capsys) -
     text = md.read_text()
     assert all(f"## {i}:" in text for i in experiments.EXPERIMENTS)
     assert "![aigc-fig5](figures/aigc-fig5.png)" in text and (tmp_path / "docs" / "figures" / "aigc-fig5.png").is_file()
+    # a report is not written over an existing one without --overwrite, nor from a folder without runs
+    capsys.readouterr()
+    report = ["reproduce", "--report", str(tmp_path), "--report-out", str(md)]
+    assert cli.main(report) == 2 and "--overwrite" in capsys.readouterr().err and md.read_text() == text
+    assert cli.main([*report, "--overwrite"]) == 0
+    for runs in (tmp_path / "missing", tmp_path / "docs"):
+        assert cli.main(["reproduce", "--report", str(runs), "--report-out", str(tmp_path / "r.md")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(runs) in err[0] and not (tmp_path / "r.md").exists(), err
 
 
 def test_expected_utility_variants_are_settings_of_the_prospect_theory_models(x64) -> None:

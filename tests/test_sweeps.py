@@ -48,6 +48,9 @@ def test_members_group_by_structure() -> None:
     ({"set": SMALL["set"] | {"actor_lr": 1e-3}}, "actor_lr"),
     ({"pbt": {"every": 1}}, "pbt"),
     ({"seeds": 0}, "seeds"),
+    ({"seeds": 1_000_000_000}, "seeds"),  # refused before a member is built (it grew to 21 GB)
+    ({"seeds": 1000, "grid": {"actor_lr": [1e-4] * 101}}, "members"),
+    ({"set": SMALL["set"] | {"gamma": True}}, "gamma"),
 ])
 def test_bad_sweep_files_get_one_line_errors_before_training(tmp_path, capsys, change, field) -> None:
     spec = tmp_path / "s.json"

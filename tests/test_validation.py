@@ -316,6 +316,12 @@ def test_resume_keeps_config_and_summary_in_step(tmp_path, capsys) -> None:
     capsys.readouterr()
     rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(out), "--resume", "--steps", "10", "--quiet", *args)
     assert rc == 2 and len(err) == 1 and "already at iteration 20" in err[0], err
+    # the run's config is read from disk: --set need not be repeated, and only a real change is refused
+    assert cli.main(["train", "--scenario", "dt", "--out", str(out), "--resume", "--steps", "30", "--quiet"]) == 0
+    assert json.loads((out / "summary.json").read_text())["steps"] == 30
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(out), "--resume", "--steps", "40", "--quiet",
+                  "--set", "batch=64")
+    assert rc == 2 and len(err) == 1 and "batch" in err[0], err
 
 
 def test_solve_never_writes_non_finite_menus(tmp_path) -> None:
@@ -527,3 +533,37 @@ def test_an_npz_whose_scenario_is_an_array(tmp_path, capsys, env_files) -> None:
     np.savez(bad, scenario=np.array(["dt", "dt"]), **{f"fields/{k}": np.asarray(v) for k, v in record["fields"].items()})
     rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(bad), "--out", str(tmp_path / "o.json"))
     assert rc == 2 and len(err) == 1 and "'scenario' must be a model name" in err[0], err
+
+
+def test_an_unreachable_cluster_is_one_line_within_seconds(tmp_path, capsys) -> None:
+    """``--cluster HOST:PORT`` where nothing listens: one line naming that address, in seconds,
+    nothing written (Ray alone retries for minutes)."""
+    pytest.importorskip("ray", reason="the [cluster] extra is not installed")
+    import time
+
+    from contractjax import cluster
+
+    if cluster.running():
+        pytest.skip("a Ray connection of this process is reused")
+    t = time.perf_counter()
+    rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "10", "--out", f"{tmp_path}/envs/", "--cluster",
+                  "127.0.0.1:1")
+    assert rc == 2 and len(err) == 1 and "'127.0.0.1:1'" in err[0] and "nothing answers" in err[0], err
+    assert time.perf_counter() - t < 30 and not any(tmp_path.iterdir())
+    rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "10", "--out", f"{tmp_path}/envs/", "--cluster",
+                  "nonsense")
+    assert rc == 2 and len(err) == 1 and "HOST:PORT" in err[0], err
+
+
+def test_overwrite_keeps_the_mode_and_a_plain_folder_is_named(tmp_path, capsys, env_files) -> None:
+    out = tmp_path / "o.json"
+    assert cli.main(["oracle", "--scenario", "dt", "--envs", str(env_files["dt"]), "--out", str(out)]) == 0
+    out.chmod(0o444)
+    assert cli.main(["oracle", "--scenario", "dt", "--envs", str(env_files["dt"]), "--out", str(out),
+                     "--overwrite"]) == 0
+    assert out.stat().st_mode & 0o777 == 0o444
+    (tmp_path / "plain").mkdir()
+    capsys.readouterr()
+    rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(tmp_path / "plain"), "--out",
+                  str(tmp_path / "x.json"))
+    assert rc == 2 and len(err) == 1 and "is a folder but not a contractjax dataset" in err[0], err

@@ -69,6 +69,8 @@ from contractjax.solver.program import Program, TrainState, for_config, release_
 from contractjax.solver.training import NonFiniteError, check_finite
 
 Log = Callable[[str], None]
+#: The most members one sweep may have (each is a training run; checked before any is built).
+MAX_MEMBERS = 100_000
 TOP_KEYS = ("scenario", "algos", "preset", "seeds", "eval_seed", "schedule", "seed", "set", "grid", "random",
             "per_algo", "pbt")
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
@@ -165,6 +167,8 @@ def expand(spec: Mapping[str, Any]) -> Sweep:
         if a not in registry.names():
             raise SweepError(f"sweep field 'algos': '{a}' is unknown; choose from {', '.join(registry.names())}")
     seeds = spec.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > MAX_MEMBERS:
+        raise SweepError(f"sweep field 'seeds' = {seeds}: at most {MAX_MEMBERS:,} members in one sweep; split it")
     seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise SweepError("sweep field 'seeds': give a positive count or a non-empty list of integers >= 0")
@@ -204,6 +208,10 @@ def expand(spec: Mapping[str, Any]) -> Sweep:
         for k in over:
             if k not in fields:
                 raise SweepError(f"sweep field 'per_algo.{a}.{k}' is not a Config field")
+    count = len(algos) * math.prod(len(v) for v in grid.values()) * max(draws, 1) * len(seeds)
+    if count > MAX_MEMBERS:
+        raise SweepError(f"the sweep has {count:,} members (algos × grid points × draws × seeds); at most "
+                         f"{MAX_MEMBERS:,} in one sweep: split it")
     seed = spec.get("seed", 0)
     rng = np.random.default_rng(seed)
     draw_values = [{k: _draw(v, k, rng) for k, v in random.items()} for _ in range(draws)] or [{}]
