@@ -8,11 +8,14 @@ Quick use::
     report = cj.evaluate("dt", envs, menus)      # utilities, feasibility, every slack
     run = cj.train("dt", out="runs/dt")          # diffusion SAC; run["eval"]["gap"] vs the oracle
     learned = cj.solve("runs/dt", envs)          # menus from the trained policy
+
+Bad arguments raise :class:`InputError` (a ``ValueError``) with one line naming the argument.
 """
 
 from contractjax import core, scenarios
 from contractjax.batch import evaluate, gap, greedy_menus, oracle, random_menus, sample_envs
+from contractjax.domain import InputError
 from contractjax.solver import Config, Policy, solve, sweep, train
 
-__all__ = ["Config", "Policy", "core", "evaluate", "gap", "greedy_menus", "oracle", "random_menus", "sample_envs",
-           "scenarios", "solve", "sweep", "train"]
+__all__ = ["Config", "InputError", "Policy", "core", "evaluate", "gap", "greedy_menus", "oracle", "random_menus",
+           "sample_envs", "scenarios", "solve", "sweep", "train"]

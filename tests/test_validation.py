@@ -567,3 +567,30 @@ def test_overwrite_keeps_the_mode_and_a_plain_folder_is_named(tmp_path, capsys, 
     rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(tmp_path / "plain"), "--out",
                   str(tmp_path / "x.json"))
     assert rc == 2 and len(err) == 1 and "is a folder but not a contractjax dataset" in err[0], err
+
+
+EXTREMES = [1e308, -1e308, 1e300, -1e300, 5e-324, -5e-324, 1e-300, 1e-200, 1e30, -1e30]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(ALL), data=st.data())
+def test_extreme_finite_values_give_finite_results_or_one_line(env_files, name, data) -> None:
+    """Any field of any model set to an extreme value that its domain admits: the oracle and the
+    evaluation either return finite numbers or refuse in one InputError line (never NaN or inf)."""
+    sc = scenarios.get(name)
+    field = data.draw(st.sampled_from(sorted(f for f in sc.env_fields if f not in sc.dims)))
+    admitted = [v for v in EXTREMES if sc.domain[field].holds(v)]
+    if not admitted:
+        return
+    envs = {k: np.asarray(v, float) for k, v in json.loads(env_files[name].read_text())["fields"].items()}
+    x = envs[field].copy()
+    x.reshape(-1)[data.draw(st.integers(0, x.size - 1))] = data.draw(st.sampled_from(admitted))
+    envs[field] = x
+    try:
+        menus = cj.oracle(name, envs)
+        report = cj.evaluate(name, envs, menus)
+    except files.InputError as e:
+        assert "\n" not in str(e)
+        return
+    assert all(np.all(np.isfinite(v)) for v in menus.values())
+    assert np.all(np.isfinite(report["principal_utility"])) and np.all(np.isfinite(report["max_violation"]))

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from contractjax import batch, files
+from contractjax.domain import InputError
 from contractjax.solver import checkpoint, config, pruning
 from contractjax.solver.program import Stats, TrainState, for_config
 
@@ -60,19 +61,19 @@ class Policy:
         envs = files.validate_envs(prog.scenario, envs)
         dims = files.dims_of(prog.scenario, envs)
         if dims != prog.dims:
-            raise ValueError(f"environments have dimensions {dims} but the policy was trained for {prog.dims}; "
+            raise InputError(f"environments have dimensions {dims} but the policy was trained for {prog.dims}; "
                              "train on these dimensions (config field 'dims')")
         actions = self.actions(envs, seed)
         if polish:
             if self.config.param not in ("efforts",):
-                raise ValueError(f"polish needs an action space feasible by construction (param=efforts); this "
+                raise InputError(f"polish needs an action space feasible by construction (param=efforts); this "
                                  f"policy was trained with param={self.config.param}")
             menus = batch.polish_menus(prog.scenario, envs, actions, polish, self.config.param)
         else:
             menus = prog.menus(envs, actions)
         bad = [k for k, v in menus.items() if not np.all(np.isfinite(v))]
         if bad:
-            raise ValueError(f"the policy produced non-finite menus (field '{bad[0]}'); its parameters are damaged: "
+            raise InputError(f"the policy produced non-finite menus (field '{bad[0]}'); its parameters are damaged: "
                              "retrain or load an earlier checkpoint")
         return menus
 
@@ -83,15 +84,15 @@ def read_config(root: Path) -> config.Config:
     try:
         data = json.loads(f.read_text())
     except OSError as e:
-        raise ValueError(f"'{f}' cannot be read ({e.strerror}); give the --out folder of 'contractjax train'") from None
+        raise InputError(f"'{f}' cannot be read ({e.strerror}); give the --out folder of 'contractjax train'") from None
     except ValueError as e:
-        raise ValueError(f"'{f}' is damaged ({e}); restore it or retrain") from None
+        raise InputError(f"'{f}' is damaged ({e}); restore it or retrain") from None
     if not isinstance(data, dict):
-        raise ValueError(f"'{f}' is damaged (not an object of Config fields); restore it or retrain")
+        raise InputError(f"'{f}' is damaged (not an object of Config fields); restore it or retrain")
     try:
         return config.validate(config.coerce(data))
     except ValueError as e:
-        raise ValueError(f"'{f}': {e}") from None
+        raise InputError(f"'{f}': {e}") from None
 
 
 def load(path: str | Path, step: int | None = None) -> Policy:
@@ -100,14 +101,14 @@ def load(path: str | Path, step: int | None = None) -> Policy:
     if root.name == "checkpoints" and not (root / "checkpoints").is_dir():  # the checkpoints/ folder itself
         root = root.parent
     if not (root / "config.json").is_file() or not (root / "checkpoints").is_dir():
-        raise ValueError(f"--checkpoint '{path}' is not a training output folder (config.json and checkpoints/); "
+        raise InputError(f"--checkpoint '{path}' is not a training output folder (config.json and checkpoints/); "
                          "give the --out folder of 'contractjax train'")
     cfg = read_config(root)
     mngr = checkpoint.manager(root, create=False)
     try:
         got, _ = checkpoint.restore(mngr, "policy", step=step, fix="pass --checkpoint-step {step}")
     except checkpoint.CheckpointError as e:
-        raise ValueError(f"--checkpoint: {e}") from None
+        raise InputError(f"--checkpoint: {e}") from None
     finally:
         mngr.close()
     try:
@@ -116,7 +117,7 @@ def load(path: str | Path, step: int | None = None) -> Policy:
                       np.asarray(got["obs_mean"]),
                       np.asarray(got["obs_std"]))
     except (KeyError, TypeError) as e:
-        raise ValueError(f"--checkpoint '{path}': the saved policy is damaged (missing {e}); retrain") from None
+        raise InputError(f"--checkpoint '{path}': the saved policy is damaged (missing {e}); retrain") from None
 
 
 def solve(policy: Policy | str | Path, envs: Mapping[str, np.ndarray], seed: int = 0,
