@@ -46,6 +46,31 @@ def _menus(sc: Scenario, menus: Any, envs: Arrays, name: str = "menus") -> Array
     return files.validate_menus(sc, menus, envs, f"argument '{name}': ")
 
 
+@functools.cache
+def _bounds_fn(sc: Scenario):
+    def one(env, menu):
+        lo, hi = sc.economics.bounds(env)
+        return sc.menu_allocation(menu), lo, hi
+
+    return jit(jax.vmap(one))
+
+
+def check_menu_bounds(sc: Scenario, envs: Arrays, menus: Arrays) -> None:
+    """Menus' allocations inside the model's allocation box (models stated by their economics):
+    one line naming the field, the environment and the bound, instead of an evaluation of
+    allocations the model does not define (negative data sizes)."""
+    if sc.economics is None:
+        return
+    x, lo, hi = (np.asarray(v) for v in float64(lambda: chunked(_bounds_fn(sc), as64(envs), as64(menus)))())
+    tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
+    bad = (x < lo - tol) | (x > hi + tol)  # [n, F, K]
+    if bad.any():
+        i, f, k = np.argwhere(bad)[0]
+        field = sc.economics.alloc[f]
+        raise InputError(f"menus: field '{field}' of environment {i} (type {k}) is {x[i, f, k]:.6g}, outside the "
+                         f"model's allocation bounds [{lo[i, f, k]:.6g}, {hi[i, f, k]:.6g}]; give menus within them")
+
+
 def _finite(out: Mapping[str, Any], what: str) -> Arrays:
     """Outputs as float64 numpy arrays, refused in one line if any is not finite."""
     arrays = {k: np.asarray(v) for k, v in out.items()}
@@ -124,7 +149,7 @@ def release_compiled() -> None:
     program holds hundreds of memory mappings, and a process may hold only ~65k (Linux
     ``vm.max_map_count``): long-lived processes that compile many programs (sweeps, test
     sessions) release them between stages."""
-    for fn in (_sampler, vmapped, _oracle_fn, _warm_fn, _polish_fn, _eval_fn, _per_device):
+    for fn in (_sampler, vmapped, _oracle_fn, _warm_fn, _polish_fn, _eval_fn, _bounds_fn, _per_device):
         fn.cache_clear()
 
 
@@ -266,6 +291,7 @@ def evaluate(scenario: str | Scenario, envs: Mapping[str, Any], menus: Mapping[s
     sc = _scenario(scenario)
     envs = _envs(sc, envs)
     menus = _menus(sc, menus, envs)
+    check_menu_bounds(sc, envs, menus)
     out = jax.tree.map(np.asarray, float64(lambda: chunked(_eval_fn(sc), as64(envs), as64(menus)))())
     slacks = {f"slacks/{k}": v for k, v in out["slacks"].items()}
     files.check_finite({k: v for k, v in out.items() if k != "slacks"} | slacks, f"the evaluation of these {sc.name} menus")

@@ -594,3 +594,25 @@ def test_extreme_finite_values_give_finite_results_or_one_line(env_files, name, 
         return
     assert all(np.all(np.isfinite(v)) for v in menus.values())
     assert np.all(np.isfinite(report["principal_utility"])) and np.all(np.isfinite(report["max_violation"]))
+
+
+@pytest.mark.parametrize("name, field", [("dt", "s"), ("aigc", "L"), ("twin", "f")])
+def test_menus_outside_the_models_allocation_box_are_refused(tmp_path, capsys, env_files, name, field) -> None:
+    """A negative data size (or one past its bound) is not evaluated: one line naming the field,
+    the environment and the bounds, from the CLI and the Python API."""
+    out = tmp_path / "o.json"
+    assert cli.main(["oracle", "--scenario", name, "--envs", str(env_files[name]), "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    x = np.asarray(record["menus"][field], float)
+    x.reshape(len(x), -1)[1, 0] = -1.0
+    record["menus"][field] = x.tolist()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(record))
+    capsys.readouterr()
+    rc, err = run(capsys, "evaluate", "--scenario", name, "--envs", str(env_files[name]), "--menus", str(bad),
+                  "--out", str(tmp_path / "e.json"))
+    assert rc == 2 and len(err) == 1 and f"'{field}' of environment 1" in err[0] and "bounds" in err[0], err
+    assert not (tmp_path / "e.json").exists()
+    envs = files.load_envs(scenarios.get(name), env_files[name])
+    with pytest.raises(files.InputError, match="outside the model's allocation bounds"):
+        cj.evaluate(name, envs, {k: np.asarray(v, float) for k, v in record["menus"].items()})
