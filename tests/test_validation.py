@@ -445,8 +445,9 @@ def test_booleans_in_menus_and_config_files(tmp_path, capsys, env_files) -> None
 
 
 def test_no_command_writes_a_non_finite_number(tmp_path, capsys, env_files) -> None:
-    """Values inside the declared domain whose arithmetic overflows (vartheta = 1e308 in dt, menus
-    at 1e308): one line, nothing written; the writer itself refuses NaN and infinity."""
+    """Values inside the declared domain whose arithmetic overflows (vartheta = 1e308 in dt, payments
+    at 1e308): one line, nothing written; the writer itself refuses NaN and infinity. (Allocations at
+    1e308 are refused earlier, by the model's allocation box.)"""
     record = json.loads(env_files["dt"].read_text())
     record["fields"]["vartheta"] = [1e308] * len(record["fields"]["vartheta"])
     big = tmp_path / "big.json"
@@ -456,7 +457,7 @@ def test_no_command_writes_a_non_finite_number(tmp_path, capsys, env_files) -> N
     good = tmp_path / "good.json"
     assert cli.main(["oracle", "--scenario", "dt", "--envs", str(env_files["dt"]), "--out", str(good)]) == 0
     menus = json.loads(good.read_text())
-    menus["menus"]["s"] = [[1e308] * len(row) for row in menus["menus"]["s"]]
+    menus["menus"]["r"] = [[1e308] * len(row) for row in menus["menus"]["r"]]
     huge = tmp_path / "huge.json"
     huge.write_text(json.dumps(menus))
     capsys.readouterr()
