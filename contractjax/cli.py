@@ -585,8 +585,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         if e.errno not in files.FULL:
             raise
-        print(f"contractjax: error: {(e.strerror or 'disk full').lower()} writing '{e.filename or 'an output'}'; "
-              "free space there or write elsewhere", file=sys.stderr)
+        what = e.strerror or "Disk full"
+        then = " (then continue with --resume)" if hasattr(args, "resume") else ""
+        print(f"contractjax: error: {what[:1].lower() + what[1:]} writing '{e.filename or 'an output'}'; "
+              f"free space there or write elsewhere{then}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("contractjax: interrupted; finished files are kept, nothing is half-written (training resumes "

@@ -503,6 +503,34 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, env_files,
     assert not any(tmp_path.iterdir())
 
 
+def test_a_full_disk_during_training_is_one_line_and_keeps_the_run_resumable(tmp_path, capsys, monkeypatch) -> None:
+    """A checkpoint that does not fit: refused before orbax writes (free space checked), and, on a real
+    2 MiB tmpfs where this machine can mount one, a write that fails halfway: one line, exit 2, no
+    half-written checkpoint; the run resumes."""
+    import collections
+    import subprocess
+
+    from contractjax.solver import checkpoint
+    from tests.conftest import tiny_train_args
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda _p: usage(1 << 20, 1 << 20, 0))
+    rc, err = run(capsys, *tiny_train_args("dt", tmp_path / "run"))
+    assert rc == 2 and len(err) == 1 and "no space left" in err[0] and "--resume" in err[0], err
+    assert not list((tmp_path / "run" / "checkpoints").iterdir())
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(small)], capture_output=True).returncode:
+        return  # no tmpfs here: the write that fails halfway is not exercised
+    try:
+        monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda _p: usage(1 << 40, 0, 1 << 40))
+        rc, err = run(capsys, *tiny_train_args("dt", small / "run"))
+        assert rc == 2 and len(err) == 1 and "no space left" in err[0], err
+        assert not [p for p in (small / "run" / "checkpoints").iterdir() if "tmp" in p.name]
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
+
+
 def test_the_python_api_checks_its_arguments() -> None:
     """Every public function refuses bad arguments with one InputError line naming the argument."""
     envs = cj.sample_envs("dt", 4)

@@ -7,10 +7,16 @@ A damaged checkpoint is an error naming it, and the newest intact one to fall ba
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from contractjax.solver.program import TrainState
@@ -24,7 +30,9 @@ class CheckpointError(ValueError):
 
 def manager(out: Path, create: bool = True) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(
-        (Path(out) / "checkpoints").resolve(), options=ocp.CheckpointManagerOptions(max_to_keep=KEEP, create=create),
+        (Path(out) / "checkpoints").resolve(),
+        # written between chunks anyway; synchronous saves fail in the caller, not in orbax's threads
+        options=ocp.CheckpointManagerOptions(max_to_keep=KEEP, create=create, enable_async_checkpointing=False),
         item_names=("state", "policy"))
 
 
@@ -41,11 +49,54 @@ def save(mngr: ocp.CheckpointManager, ts: TrainState, step: int | None = None) -
     step = int(ts.step) if single else step
     if step in mngr.all_steps():
         return
-    items = {"state": ocp.args.StandardSave(ts)}
-    if single:
-        items["policy"] = ocp.args.StandardSave(policy_tree(ts))
-    mngr.save(step, args=ocp.args.Composite(**items))
-    mngr.wait_until_finished()
+    trees = {"state": ts} | ({"policy": policy_tree(ts)} if single else {})
+    where = Path(mngr.directory)
+    need = int(1.1 * _nbytes(trees)) + SLACK
+    free = shutil.disk_usage(where).free
+    if free < need:
+        raise OSError(errno.ENOSPC, f"No space left on device for checkpoint {step} (about {need / 2**20:.1f} MiB "
+                      f"needed, {free / 2**20:.1f} MiB free)", str(where))
+    try:
+        with _quiet():
+            mngr.save(step, args=ocp.args.Composite(**{k: ocp.args.StandardSave(v) for k, v in trees.items()}))
+            mngr.wait_until_finished()
+    except Exception as e:
+        for partial in where.glob(f"{step}.orbax-checkpoint-tmp*"):  # earlier checkpoints stay intact
+            shutil.rmtree(partial, ignore_errors=True)
+        if _full(e):
+            raise OSError(errno.ENOSPC, f"No space left on device for checkpoint {step}", str(where)) from None
+        raise
+
+
+#: Room beyond the arrays' own bytes that a checkpoint's metadata takes (about 150 KiB).
+SLACK = 192 << 10
+
+
+def _nbytes(tree: Any) -> int:
+    return sum(int(np.prod(np.shape(x))) * np.dtype(getattr(x, "dtype", np.float32)).itemsize
+               for x in jax.tree.leaves(tree))
+
+
+def _full(e: BaseException) -> bool:
+    """A full disk, however orbax or tensorstore words it (an ``OSError`` or ``RESOURCE_EXHAUSTED``)."""
+    while e is not None:
+        if (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)) \
+                or "RESOURCE_EXHAUSTED" in str(e) or "No space left" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Orbax logs every failed write of a save at ERROR before raising; the caller reports it once."""
+    log = logging.getLogger("absl")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _restore(mngr: ocp.CheckpointManager, step: int, item: str, like: Any = None) -> Any:
