@@ -294,8 +294,10 @@ def run(exp_id: str, out: str | Path, budget: str = "quick", seeds: int | None =
     """Run an experiment and write its figure, data and summary; returns the summary.
     ``scenario`` runs it on another model (a name, model file, module or object: the views are
     the same; series that set another model's sampler settings are refused in one line)."""
-    from contractjax.solver.sweeps import sweep
+    from contractjax.solver.sweeps import MAX_MEMBERS, sweep
 
+    if seeds is not None and not (isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= MAX_MEMBERS):
+        raise InputError(f"seeds = {seeds!r}: give a whole number of seeds per series from 1 to {MAX_MEMBERS:,}")
     started = time.perf_counter()
     exp = on_model(get(exp_id), scenario) if scenario is not None else get(exp_id)
     seeds = DEFAULT_SEEDS[budget] if seeds is None and budget in DEFAULT_SEEDS else seeds

@@ -160,3 +160,10 @@ def test_sharded_over_four_host_devices_equals_one_device(tmp_path) -> None:
     one, four = results
     assert [d for _, d in one] == [1] * 3 and [d for _, d in four] == [4] * 3
     np.testing.assert_allclose([g for g, _ in four], [g for g, _ in one], rtol=1e-4, atol=1e-5)
+
+
+def test_reproduce_bounds_its_seeds_before_any_work(tmp_path, capsys) -> None:
+    rc = cli.main(["reproduce", "dt-fig4", "--budget", "tiny", "--seeds", "1000000000", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "seeds = 1000000000" in err[0], err
+    assert not (tmp_path / "r").exists()

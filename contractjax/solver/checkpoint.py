@@ -19,12 +19,13 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from contractjax.domain import InputError
 from contractjax.solver.program import TrainState
 
 KEEP = 2
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A missing or damaged checkpoint (the message names the folder, the step and the fix)."""
 
 

@@ -60,6 +60,7 @@ import numpy as np
 
 from contractjax import batch, energy, files, limits
 from contractjax import cluster as ray_cluster
+from contractjax.domain import InputError
 from contractjax.solver import checkpoint
 from contractjax.solver.algos import registry
 from contractjax.solver.config import STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
@@ -79,7 +80,7 @@ BOUNDS = {"tau": (1e-6, 1.0), "gamma": (0.0, 1.0), "prune_rate": (0.0, 0.99), "c
 DEFAULT_PBT_FIELDS = ("actor_lr", "critic_lr")
 
 
-class SweepError(ValueError):
+class SweepError(InputError):
     """A bad sweep file or output folder (one line naming the field and the fix)."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import jax
 
 from contractjax import batch, energy, files, limits
+from contractjax.domain import InputError
 from contractjax.solver import checkpoint
 from contractjax.solver.config import Config, make_config, to_json, validate
 from contractjax.solver.evaluation import Evaluator
@@ -30,7 +31,7 @@ from contractjax.solver.program import Program, TrainState, for_config, initial_
 Log = Callable[[str], None]
 
 
-class RunError(ValueError):
+class RunError(InputError):
     """A problem with the output folder, a resume or the training itself (one line naming the fix)."""
 
 
