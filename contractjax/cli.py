@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=_count, help="training iterations (with --resume: default the run's own)")
     t.add_argument("--seed", type=_seed, help="training seed (held-out environments use 1000000 + seed)")
     t.add_argument("--set", nargs="*", action="extend", default=[], metavar="FIELD=VALUE",
-                   help="config overrides, e.g. actor_lr=3e-4 pruning=agent actor_hidden=256,256")
+                   help="config overrides, e.g. actor_lr=3e-4 pruning=fixed_l2 actor_hidden=256,256")
     t.add_argument("--out", help="output folder (default: a new runs/train-SCENARIO[-N])")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--resume-from", type=_count, metavar="STEP", help="continue the run in --out from checkpoint STEP")

@@ -119,7 +119,7 @@ def _grid(x: str, xs: Sequence[float], by: str = "", bys: Sequence[float] = (),
     return out
 
 
-_EDMSAC = {"algo": "diffusion_sac", "pruning": "agent", "prune_rate": 0.5}
+_EDMSAC = {"algo": "diffusion_sac", "pruning": "fixed_l2", "prune_rate": 0.5}
 #: The series of the papers' all-algorithms comparison (``AlgoSpec.paper``), registered by import.
 _PAPER_ALGOS = tuple(spec.name for spec in registry.specs() if spec.paper)
 
@@ -163,12 +163,12 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
         "agent-fig6", "AGENT (Wen et al.)", "Fig. 6", "agent",
         "EDMSAC is best (vs DMSAC, DMDDPG, PPO, SAC, DDPG), PPO the worst; EDMSAC gives the highest profit",
         (Panel("algorithms", _algos(("diffusion_ddpg", "sac", "ddpg", "ppo"), **{
-            "EDMSAC (pruning=agent)": {"algo": "diffusion_sac", "pruning": "agent", "prune_rate": 0.5},
+            "EDMSAC (pruning=fixed_l2)": {"algo": "diffusion_sac", "pruning": "fixed_l2", "prune_rate": 0.5},
             "DMSAC (unpruned)": {"algo": "diffusion_sac", "pruning": "none"}})),)),
     Experiment(
         "agent-fig7", "AGENT (Wen et al.)", "Fig. 7", "agent",
         "(a) higher pruning rates (30/50/70 %) converge faster to a higher reward; (b) denoising steps 3/6/12",
-        (Panel("pruning rate", {f"{int(100 * r)} %": {"algo": "diffusion_sac", "pruning": "agent", "prune_rate": r}
+        (Panel("pruning rate", {f"{int(100 * r)} %": {"algo": "diffusion_sac", "pruning": "fixed_l2", "prune_rate": r}
                                 for r in (0.3, 0.5, 0.7)}),
          Panel("denoising steps", {f"T = {t}": _EDMSAC | {"denoise_steps": t} for t in (3, 6, 12)}),
          Panel("learning rates", {"actor 2e-7, critic 2e-6": _EDMSAC | {"actor_lr": 2e-7, "critic_lr": 2e-6},

@@ -46,6 +46,13 @@ def test_config_file_presets_and_algorithm_defaults(tmp_path) -> None:
     assert solver.make_config("quick", algo="sac").pruning == "none"
 
 
+def test_pruning_kinds_keep_their_first_names() -> None:
+    assert solver.make_config("quick", pruning="dt").pruning == "cubic_l1"
+    assert solver.make_config("quick", pruning="agent").pruning == "fixed_l2"
+    with pytest.raises(config.FieldError, match="pruning"):
+        solver.make_config("quick", pruning="l3")
+
+
 def test_pruning_none_from_cli_file_and_api(tmp_path) -> None:
     f = tmp_path / "c.json"
     f.write_text('{"pruning": "none"}')

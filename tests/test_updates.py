@@ -14,7 +14,7 @@ from tests.conftest import tiny
 
 
 def test_pruned_neurons_stay_frozen_and_compact_policy_is_equal() -> None:
-    cfg = tiny(steps=30, prune_rate=0.5, pruning="dt")
+    cfg = tiny(steps=30, prune_rate=0.5, pruning="cubic_l1")
     prog = program.for_config(cfg)
     ts, _ = prog.chunk(program.initial_state(cfg), 30)
     actor = ts.agent.actor
@@ -41,6 +41,6 @@ def test_pruned_neurons_stay_frozen_and_compact_policy_is_equal() -> None:
 @pytest.mark.parametrize("algo", ["diffusion_sac", "td3"])
 def test_agent_variant_prunes_the_fixed_rate_at_once(algo) -> None:
     """Pruning acts on any actor (the MLP actors name their layers like the noise network)."""
-    cfg = tiny(pruning="agent", prune_rate=0.25, algo=algo)
+    cfg = tiny(pruning="fixed_l2", prune_rate=0.25, algo=algo)
     ts, _ = program.for_config(cfg).chunk(program.initial_state(cfg), 10)
     assert float(updates.sparsity(ts.agent.actor.masks)) == pytest.approx(0.25)

@@ -32,7 +32,9 @@ from contractjax.solver.algos import registry
 
 STATIC, TRACED_KIND, RUN = "static", "traced", "run"
 REWARDS = ("principal", "paper")
-PRUNING = ("none", "dt", "agent")
+PRUNING = ("none", "cubic_l1", "fixed_l2")
+#: The pruning kinds' first names (after the papers that use them), still accepted.
+PRUNING_ALIASES = {"dt": "cubic_l1", "agent": "fixed_l2"}
 ACTORS = ("diffusion", "mlp")
 
 
@@ -102,7 +104,9 @@ class Config:
     warmup: int = static(100, "iterations acting uniformly at random before the actor takes over (replay algos)",
                          INDEX)
     chunk: int = static(500, "iterations per compiled call", COUNT)
-    pruning: str = static("dt", "none | dt (cubic schedule, L1) | agent (fixed rate, L2)", PRUNING)
+    pruning: str = static("cubic_l1", "none | cubic_l1 (sparsity rising on a cubic schedule, L1 importance: DT) | "
+                                      "fixed_l2 (a fixed rate, L2 importance: AGENT's EDMSAC); dt and agent are "
+                                      "accepted for these", PRUNING)
     prune_every: int = static(100, "iterations between pruning events", COUNT)
     prune_steps: int = static(20, "pruning events of the DT cubic schedule", COUNT)
     # -- traced hyperparameters
@@ -352,6 +356,8 @@ def _check_field(f: dataclasses.Field, value: Any) -> None:
 def validate(cfg: Config) -> Config:
     """Check every field against its declared range, then the conditions between fields; a
     :class:`FieldError` names the field, the value and the fix."""
+    if cfg.pruning in PRUNING_ALIASES:
+        cfg = cfg.replace(pruning=PRUNING_ALIASES[cfg.pruning])
     for f in dataclasses.fields(Config):
         _check_field(f, getattr(cfg, f.name))
     try:

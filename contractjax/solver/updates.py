@@ -75,11 +75,11 @@ def prune(kind: str, every: int, n_events: int, actor: ActorState, step: Array, 
     """Recompute the masks every ``every`` iterations and zero the pruned weights in the online and
     target actor and in Adam's moments.
 
-    ``dt``: fraction ``ω_z`` on the cubic schedule over ``n_events`` pruning events, L1 importance
-    ([DT] eq. 18). ``agent``: the fixed ``rate``, L2 row norms ([AGENT], EDMSAC)."""
+    ``cubic_l1``: fraction ``ω_z`` on the cubic schedule over ``n_events`` pruning events, L1
+    importance ([DT] eq. 18). ``fixed_l2``: the fixed ``rate``, L2 row norms ([AGENT], EDMSAC)."""
     if kind == "none":
         return actor
-    if kind == "dt":
+    if kind == "cubic_l1":
         frac, norm = pruning.cubic_sparsity(step, rate, n_events, every), "l1"
     else:
         frac, norm = rate, "l2"
