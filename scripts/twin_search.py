@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 import contractjax as cj
-from contractjax import batch
+from contractjax import devices
 from contractjax.precision import as64, float64
 from contractjax.scenarios import twin
 
@@ -38,8 +38,8 @@ SEARCHES = {
 
 def utility(envs: dict, settings: dict) -> tuple[np.ndarray, float]:
     """Principal's utility of the search's menus and its seconds per call (after compiling)."""
-    fn = batch.jit(jax.vmap(lambda e: twin.search(e, **settings)))
-    run = float64(lambda: jax.block_until_ready(batch.chunked(fn, as64(envs))))
+    fn = devices.jit(jax.vmap(lambda e: twin.search(e, **settings)))
+    run = float64(lambda: jax.block_until_ready(devices.chunked(fn, as64(envs))))
     run()
     t0 = time.perf_counter()
     menus = run()

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from contractjax import devices
 from contractjax.domain import InputError, check_setting, first_line
 from contractjax.precision import as64, float64
 from contractjax.scenarios.base import FUNCTIONS, Scenario
@@ -164,7 +165,7 @@ def survey(sc: Scenario, n: int = 2000, seed: int = 0, dims: Mapping[str, int] |
         feas, best = [], np.full(n, -np.inf)
         for _ in range(actions):
             a = rng.uniform(-1.0, 1.0, (n, int(p.size(d))))
-            menus = float64(lambda a=a, p=p: batch.chunked(batch.vmapped(p.to_menu), as64(envs), jnp.asarray(a)))()
+            menus = float64(lambda a=a, p=p: devices.chunked(devices.vmapped(p.to_menu), as64(envs), jnp.asarray(a)))()
             ev = batch.evaluate(sc, envs, {k: np.asarray(v) for k, v in menus.items()})
             feas.append(ev["feasible"])
             best = np.maximum(best, np.where(ev["feasible"], ev["principal_utility"], -np.inf))

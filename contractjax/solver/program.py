@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import batch, core, limits, scenarios
+from contractjax import batch, core, devices, limits, scenarios
 from contractjax.domain import check_dims
 from contractjax.precision import as64, float32, float64
 from contractjax.scenarios import Scenario
@@ -217,7 +217,7 @@ class Program:
             obs = self.observe(Stats(*(jnp.asarray(x, jnp.float32) for x in stats)), e32)
             keys = jax.random.split(jax.random.PRNGKey(seed), obs.shape[0])
             act = functools.partial(self.act, params, tuple(masks), deterministic=deterministic)
-            return np.asarray(batch.chunked(act, obs, keys))
+            return np.asarray(devices.chunked(act, obs, keys))
 
         return run()
 
@@ -229,8 +229,8 @@ class Program:
     def menus(self, envs: Mapping[str, np.ndarray], actions: np.ndarray) -> dict[str, np.ndarray]:
         """Menus in float64 from actions (payments recomputed from float64 efforts, so binding
         constraints pass an external float64 check)."""
-        to_menu = batch.vmapped(self.parameterization.to_menu)
-        m = float64(lambda: batch.chunked(to_menu, as64(envs), jnp.asarray(actions, jnp.float64)))()
+        to_menu = devices.vmapped(self.parameterization.to_menu)
+        m = float64(lambda: devices.chunked(to_menu, as64(envs), jnp.asarray(actions, jnp.float64)))()
         return {k: np.asarray(v, np.float64) for k, v in m.items()}
 
 

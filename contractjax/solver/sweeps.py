@@ -58,7 +58,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import batch, energy, files, limits
+from contractjax import batch, devices, energy, files, limits
 from contractjax import cluster as ray_cluster
 from contractjax.domain import InputError
 from contractjax.solver import checkpoint
@@ -280,7 +280,7 @@ def devices_for(n: int) -> int:
 
 def shard(states: Any, n_devices: int) -> Any:
     """Place the member axis over ``n_devices`` local devices."""
-    return batch.place_leading(states, n_devices, "members")
+    return devices.place_leading(states, n_devices, "members")
 
 
 def init_population(prog: Program, cfgs: Sequence[Config], n_devices: int = 1) -> TrainState:
