@@ -240,6 +240,7 @@ def _quick_train(out: Path, steps: int | None, seed: int, n: int) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from contractjax import solver
+    from contractjax.solver import loggers
     from contractjax.solver.policy import read_config
     from contractjax.solver.training import RunError
 
@@ -252,6 +253,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             raise files.InputError(f"--set {key}=...: use --{key} (given as {overrides[key]!r}), not both")
         overrides[key] = value
     _scenario(args.scenario)
+    kinds = loggers.parse(args.log)
     resuming = args.resume or args.resume_from is not None
     if resuming and not args.out:
         raise files.InputError("--resume: give --out, the folder of the run to continue")
@@ -273,7 +275,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         files.check_folder(args.out)
     out = Path(args.out) if args.out else _fresh_dir(Path("runs") / f"train-{cfg.scenario}")
     try:
-        summary = solver.run(cfg, out, resume=args.resume, progress=not args.quiet, resume_from=args.resume_from)
+        summary = solver.run(cfg, out, resume=args.resume, progress=not args.quiet, resume_from=args.resume_from,
+                             loggers=kinds)
     except RunError as e:
         raise files.InputError(str(e)) from None
     ev, b = summary["eval"], summary["baselines"]
@@ -354,7 +357,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from contractjax.solver.sweeps import SweepError, sweep
 
     try:
-        rows = sweep(args.config, args.out, resume=args.resume, progress=not args.quiet, cluster=args.cluster)
+        rows = sweep(args.config, args.out, resume=args.resume, progress=not args.quiet, cluster=args.cluster,
+                     loggers=args.log)
     except (SweepError, ValueError) as e:
         raise files.InputError(str(e)) from None
     fixed = ("member", "group", "scenario", "algo", "seed", "principal_utility", "agents_utility", "paper_reward",
@@ -482,7 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="output folder (default: a new runs/train-SCENARIO[-N])")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--resume-from", type=_count, metavar="STEP", help="continue the run in --out from checkpoint STEP")
-    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--log", metavar="KINDS", help="metric loggers besides metrics.jsonl, comma-separated: csv, "
+                   "tensorboard (the [tensorboard] extra), wandb (offline; the [wandb] extra)")
     t.set_defaults(func=cmd_train)
 
     v = command("solve", "learned menus for environments, from a trained run", cmd_solve,
@@ -499,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="output folder (results.csv, curves.csv, runs/)")
     w.add_argument("--resume", action="store_true", help="skip finished groups, continue an interrupted one")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.add_argument("--log", metavar="KINDS", help="metric loggers of every group besides curves.jsonl, comma-separated: "
+                   "csv, tensorboard, wandb (as for train)")
     _cluster_option(w, "the structure groups, one Ray task each (restarted from its checkpoint when a worker is lost)")
     w.set_defaults(func=cmd_sweep)
 

@@ -33,8 +33,8 @@ def _one_process(args: argparse.Namespace) -> dict:
 
     import contractjax as cj
     from contractjax import batch, datasets, scenarios, solver
+    from contractjax.solver import loop
     from contractjax.solver import program as programs
-    from contractjax.solver import sweeps
 
     out: dict = {"devices": len(jax.local_devices()), "device": jax.devices()[0].device_kind,
                  "roofline_gflops": matmul_roofline() / 1e9}
@@ -65,7 +65,7 @@ def _one_process(args: argparse.Namespace) -> dict:
     small = cfg.replace(chunk=args.chunk, buffer=20_000, warmup=0)
     n_dev = len(jax.local_devices())
     for n in args.agents:  # the member axis over every device that divides it, as `sweep` places it
-        pop[n] = n * bench_population(small, n, args.chunks, lambda s, n=n: sweeps.shard(s, math.gcd(n, n_dev)))
+        pop[n] = n * bench_population(small, n, args.chunks, lambda s, n=n: loop.shard(s, math.gcd(n, n_dev)))
     out["agent_updates_per_s"] = pop
     return out
 

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from contractjax import batch, solver
+from contractjax.solver import loop
 from contractjax.solver import program as programs
-from contractjax.solver import sweeps
 from contractjax.solver.config import ALGOS
 
 
@@ -70,12 +70,12 @@ def matmul_roofline(n: int = 2048, reps: int = 10) -> float:
 
 def bench_population(cfg: solver.Config, n_agents: int, chunks: int, place=None) -> float:
     """Iterations/s of each of ``n_agents`` agents (seeds) vmapped into one program (compile
-    excluded); ``place`` puts the population's states on devices (e.g. :func:`sweeps.shard`)."""
+    excluded); ``place`` puts the population's states on devices (e.g. :func:`loop.shard`)."""
     prog = programs.for_config(cfg)
     if n_agents == 1:
         states, step = programs.initial_state(cfg), prog.chunk
     else:
-        states = sweeps.init_population(prog, [cfg.replace(seed=s) for s in range(n_agents)])
+        states = loop.init_population(prog, [cfg.replace(seed=s) for s in range(n_agents)])
         states = place(states) if place else states
         step = prog.population_chunk
     states, m = step(states)  # compile + first chunk

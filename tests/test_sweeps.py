@@ -14,8 +14,8 @@ import jax
 import numpy as np
 import pytest
 
-from contractjax import cli, limits
-from contractjax.solver import program, sweeps
+from contractjax import cli, limits, solver
+from contractjax.solver import loop, program, sweeps
 from tests.conftest import TINY, tiny
 
 #: A sweep small enough for CI: 2 algorithms × 2 draws × 2 seeds (2 groups of 4).
@@ -112,7 +112,7 @@ def test_population_program_compiles_once() -> None:
     cfgs = [tiny(scenario="aigc", seed=s, penalty=p) for s, p in ((0, 1.0), (1, 5.0), (2, 10.0))]
     prog = program.for_config(cfgs[0])
     before = prog.traces["chunk"]
-    states = sweeps.init_population(prog, cfgs)
+    states = loop.init_population(prog, cfgs)
     for _ in range(3):
         states, _ = prog.population_chunk(states, 6)
     assert prog.traces["chunk"] == before + 1 and int(np.asarray(states.step)[0]) == 18
@@ -121,7 +121,7 @@ def test_population_program_compiles_once() -> None:
 def test_pbt_keeps_shapes_and_changes_only_the_exploited_members() -> None:
     cfgs = [tiny(seed=s, actor_lr=lr) for s, lr in enumerate((1e-3, 2e-3, 3e-3, 4e-3))]
     prog = program.for_config(cfgs[0])
-    states, _ = prog.population_chunk(sweeps.init_population(prog, cfgs), 5)
+    states, _ = prog.population_chunk(loop.init_population(prog, cfgs), 5)
     before = jax.device_get(states)
     pbt = sweeps.PBT(fraction=0.25, perturb=(2.0,), fields=("actor_lr",))
     after, pairs = sweeps.exploit_explore(states, np.array([3.0, 1.0, 4.0, 2.0]), pbt, np.random.default_rng(0))
@@ -131,12 +131,12 @@ def test_pbt_keeps_shapes_and_changes_only_the_exploited_members() -> None:
     for a, b in zip(jax.tree.leaves(after), jax.tree.leaves(before), strict=True):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_array_equal(np.delete(a, 1, axis=0), np.delete(b, 1, axis=0))
-    copied = sweeps.member(after, 1)
-    source = sweeps.member(before, 2)
+    copied = loop.member(after, 1)
+    source = loop.member(before, 2)
     np.testing.assert_array_equal(jax.tree.leaves(copied.agent.actor.params)[0],
                                   jax.tree.leaves(source.agent.actor.params)[0])
     assert float(copied.agent.hyper.actor_lr) == pytest.approx(2 * 3e-3)
-    np.testing.assert_array_equal(copied.key, sweeps.member(before, 1).key)  # each member keeps its own stream
+    np.testing.assert_array_equal(copied.key, loop.member(before, 1).key)  # each member keeps its own stream
 
 
 SHARDED = """
@@ -167,3 +167,19 @@ def test_reproduce_bounds_its_seeds_before_any_work(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "seeds = 1000000000" in err[0], err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_single_run_equals_a_population_of_one(tmp_path) -> None:
+    """train and sweep run the same loop: a sweep of one member and ``train`` with that member's
+    config give the same policy, evaluation and learning curve."""
+    spec = {"scenario": "dt", "algos": ["diffusion_sac"], "seeds": 1, "set": TINY | {"steps": 20, "eval_every": 10}}
+    rows = sweeps.sweep(spec, tmp_path / "sweep", progress=False, log=lambda s: None)
+    folder = tmp_path / "sweep" / rows[0]["run"]
+    cfg = solver.load(folder).config
+    single = solver.run(cfg, tmp_path / "single", progress=False)
+    for a, b in zip(jax.tree.leaves(solver.load(folder).actor), jax.tree.leaves(single["policy"].actor), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert json.loads((folder / "summary.json").read_text())["eval"] == single["eval"]
+    curve = [json.loads(ln) for ln in (tmp_path / "sweep" / "groups" / rows[0]["group"] / "curves.jsonl").open()]
+    metrics = [json.loads(ln) for ln in (tmp_path / "single" / "metrics.jsonl").open()]
+    assert [c["eval_gap"] for c in curve] == [m["eval"]["gap"] for m in metrics] and len(curve) == 2

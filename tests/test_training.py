@@ -10,7 +10,8 @@ import pytest
 
 import contractjax as cj
 from contractjax import cli, solver
-from contractjax.solver.training import NonFiniteError, RunError
+from contractjax.solver.loop import NonFiniteError
+from contractjax.solver.training import RunError
 from tests.conftest import TINY, tiny, tiny_train_args
 
 
@@ -112,3 +113,25 @@ def test_short_twin_training_beats_the_greedy_contract() -> None:
     greedy_gap = batch.gap(greedy["principal_utility"], oracle, greedy["feasible"])
     assert summary["eval"]["feasible"] == 1.0
     assert summary["eval"]["gap"] < greedy_gap, (summary["eval"]["gap"], greedy_gap)
+
+
+def test_loggers_write_csv_and_tensorboard_and_resume_keeps_them_in_step(tmp_path, capsys) -> None:
+    import csv
+    import importlib.util
+
+    out = tmp_path / "run"
+    args = tiny_train_args("dt", out)
+    at = args.index("--steps")
+    assert cli.main(args[:at + 1] + ["10"] + args[at + 2:] + ["--log", "csv,tensorboard"]) == 0
+    assert cli.main(args + ["--log", "csv,tensorboard", "--resume"]) == 0
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [r["step"] for r in rows] == ["10", "20"] and rows[-1]["eval_gap"] and "reward" in rows[0]
+    assert [json.loads(ln)["step"] for ln in (out / "metrics.jsonl").open()] == [10, 20]
+    assert any(p.stat().st_size > 0 for p in (out / "tb").glob("events.out.tfevents.*"))
+    capsys.readouterr()
+    assert cli.main(tiny_train_args("dt", tmp_path / "x") + ["--log", "csv,mlflow"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'mlflow'" in err[0] and not (tmp_path / "x").exists()
+    if importlib.util.find_spec("wandb") is None:
+        assert cli.main(tiny_train_args("dt", tmp_path / "x") + ["--log", "wandb"]) == 2
+        assert "[wandb]" in capsys.readouterr().err

@@ -58,16 +58,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import batch, devices, energy, files, limits
+from contractjax import batch, files, limits
 from contractjax import cluster as ray_cluster
 from contractjax.domain import InputError
-from contractjax.solver import checkpoint
+from contractjax.solver import checkpoint, loop
+from contractjax.solver import loggers as metric_loggers
 from contractjax.solver.algos import registry
 from contractjax.solver.config import STATIC_FIELDS, TRACED, Config, make_config, structure, to_json
 from contractjax.solver.evaluation import Evaluator
-from contractjax.solver.policy import Policy
-from contractjax.solver.program import Program, TrainState, for_config, release_compiled, statistics
-from contractjax.solver.training import NonFiniteError, check_finite
+from contractjax.solver.loop import devices_for, init_population, member, shard
+from contractjax.solver.program import Program, TrainState, for_config, release_compiled
 
 Log = Callable[[str], None]
 #: The most members one sweep may have (each is a training run; checked before any is built).
@@ -262,36 +262,6 @@ def _pbt(spec: Mapping[str, Any], schedule: str, varied: Sequence[str]) -> PBT:
 # ---------------------------------------------------------------------------------- populations
 
 
-def stack(trees: Sequence[Any]) -> Any:
-    """Stack pytrees along a new leading (member) axis."""
-    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
-
-
-def member(states: Any, i: int) -> Any:
-    """Member ``i`` of a population, on the host."""
-    return jax.tree.map(lambda x: np.asarray(x[i]), states)
-
-
-def devices_for(n: int) -> int:
-    """How many local devices a population of ``n`` is sharded over (all of them; the population is
-    padded up to a multiple)."""
-    return max(1, jax.local_device_count()) if n > 1 else 1
-
-
-def shard(states: Any, n_devices: int) -> Any:
-    """Place the member axis over ``n_devices`` local devices."""
-    return devices.place_leading(states, n_devices, "members")
-
-
-def init_population(prog: Program, cfgs: Sequence[Config], n_devices: int = 1) -> TrainState:
-    """States of the members ``cfgs`` (one program); padded to a multiple of ``n_devices`` by
-    repeating the first member, whose extra rows are ignored."""
-    cfgs = list(cfgs) + [cfgs[0]] * (-len(cfgs) % n_devices)
-    stats = stack([statistics(prog, c.seed) for c in cfgs])
-    keys = np.stack([np.asarray(jax.random.PRNGKey(c.seed)) for c in cfgs])
-    return shard(prog.population_init(keys, stack([prog.hyper(c) for c in cfgs]), stats), n_devices)
-
-
 @jax.jit
 def _exploit(states: TrainState, src: jax.Array, factors: dict[str, jax.Array]) -> TrainState:
     new = jax.tree.map(lambda x: x[src], states)
@@ -364,23 +334,10 @@ def _append(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
             f.write(json.dumps(r) + "\n")
 
 
-def _truncate(path: Path, step: int) -> None:
-    """Keep the records up to ``step`` (a line cut short by a lost process is dropped too)."""
-    def kept(line: str) -> bool:
-        try:
-            return json.loads(line)["step"] <= step
-        except (ValueError, KeyError, TypeError):
-            return False
-
-    if path.exists():
-        files.write_text(path, "".join(ln + "\n" for ln in path.read_text().splitlines() if kept(ln)))
-
-
 def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, progress: bool,
-              log: Log) -> list[dict[str, Any]]:
-    """Train one group as a population; returns its result rows (also written to ``done.json``)."""
-    from tqdm import tqdm
-
+              log: Log, kinds: Sequence[str] = ("jsonl",)) -> list[dict[str, Any]]:
+    """Train one group as a population (the one host loop, :mod:`contractjax.solver.loop`); returns
+    its result rows (also written to ``done.json``)."""
     gdir = out / "groups" / group.name
     done = gdir / "done.json"
     if resume and done.is_file():
@@ -388,106 +345,63 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
         return json.loads(done.read_text())
     gdir.mkdir(parents=True, exist_ok=True)
     cfg, n = group.cfg, len(group.members)
+    cfgs = [m.cfg for m in group.members]
     prog = for_config(cfg)
     n_dev = devices_for(n)
     t_start = time.perf_counter()
-    states = init_population(prog, [m.cfg for m in group.members], n_dev)
-    mngr = checkpoint.manager(gdir)
-    status_file, curves = gdir / "status.json", gdir / "curves.jsonl"
+    states = init_population(prog, cfgs, n_dev)
+    ckpt = loop.Checkpoints(gdir, single=False)
+    status_file = gdir / "status.json"
     diverged: dict[int, str] = {}
-    if resume and mngr.all_steps():
-        states, _ = checkpoint.restore(mngr, "state", like=states)
-        states = shard(states, n_dev)
+    if resume and ckpt.steps():
+        states = shard(ckpt.restore(states), n_dev)
         diverged = {int(k): v for k, v in json.loads(status_file.read_text()).get("diverged", {}).items()}
     step = int(np.asarray(states.step)[0])
-    _truncate(curves, step)
     # who trained it from which step: a group restarted after a lost worker shows two lines
     _append(gdir / "attempts.jsonl", [{"from_step": step, "host": socket.gethostname(), "pid": os.getpid(),
                                        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}])
     evaluator = Evaluator(prog, cfg.eval_envs, cfg.eval_seed)
     selection = _Selection(prog, sweep.pbt.envs, cfg.eval_seed + 1) if sweep.schedule == "pbt" else None
-    bar = tqdm(total=cfg.steps, initial=step, desc=group.name, unit="it", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
-    bar.set_postfix_str(f"{n} members")
-    t_train, iters, chunks, best = 0.0, 0, step // cfg.chunk, math.inf
-    t_steady, iters_steady = 0.0, 0  # chunks after the first (which compiles)
-    last: dict[str, np.ndarray] = {}
-    meter = energy.Meter().start()  # the group's training (members share it)
-    while step < cfg.steps:
-        length = min(cfg.chunk, cfg.steps - step)
-        t0 = time.perf_counter()
-        states, m = prog.population_chunk(states, length)
-        m = {k: np.asarray(v) for k, v in jax.device_get(m).items()}
-        dt = time.perf_counter() - t0
-        if iters:
-            t_steady, iters_steady = t_steady + dt, iters_steady + length
-        t_train += dt
-        prev, step = step, step + length
-        iters += length
-        chunks += 1
-        for i in range(n):
-            try:
-                check_finite({k: float(v[i]) for k, v in m.items()}, prev, step)
-            except NonFiniteError as e:
-                diverged.setdefault(i, str(e).split(";")[0])
-        evaluate = (cfg.eval_every > 0 and step // cfg.eval_every > prev // cfg.eval_every) or step >= cfg.steps
-        records = []
-        for i, mem in enumerate(group.members):
-            rec = {"group": group.name, "member": mem.name, "step": step}
-            rec |= {k: float(v[i]) for k, v in m.items() if k not in ("first_nonfinite", "state_finite")}
-            if evaluate and i not in diverged:
-                ts_i = member(states, i)
-                ev = evaluator(Policy.from_state(mem.cfg, ts_i))
-                rec |= {f"eval_{k}": v for k, v in ev.items()}
-                best = min(best, ev["gap"])
-            records.append(rec)
-        _append(curves, records)
-        last = m
-        if selection is not None and chunks % sweep.pbt.every == 0 and step < cfg.steps:
-            fitness = np.array([-np.inf if i in diverged else selection(member(states, i)) for i in range(n)])
-            rng = np.random.default_rng([sweep.seed, index, step])
-            states, pairs = exploit_explore(states, fitness, sweep.pbt, rng)
-            states = shard(states, n_dev)
-            for i, j in pairs:
-                diverged.pop(i, None)
-                _append(gdir / "pbt.jsonl", [{"step": step, "member": group.members[i].name,
-                                              "copied": group.members[j].name}])
-        bar.update(length)
-        if math.isfinite(best):
-            bar.set_postfix_str(f"{n} members, best gap {100 * best:.2f}%")
-        if (cfg.checkpoint_every > 0 and step // cfg.checkpoint_every > prev // cfg.checkpoint_every) \
-                or step >= cfg.steps:
-            files.write_text(status_file, json.dumps({"step": step, "diverged": diverged}))
-            checkpoint.save(mngr, states, step)
-    bar.close()
-    mngr.close()
-    measured = {f"group_{k}": v for k, v in meter.stop().items()}
+
+    def between(states: TrainState, step: int, chunks: int, diverged: dict[int, str]) -> TrainState:
+        if selection is None or chunks % sweep.pbt.every:
+            return states
+        fitness = np.array([-np.inf if i in diverged else selection(member(states, i)) for i in range(n)])
+        states, pairs = exploit_explore(states, fitness, sweep.pbt, np.random.default_rng([sweep.seed, index, step]))
+        for i, j in pairs:
+            diverged.pop(i, None)
+            _append(gdir / "pbt.jsonl", [{"step": step, "member": group.members[i].name,
+                                          "copied": group.members[j].name}])
+        return shard(states, n_dev)
+
+    curves = metric_loggers.Jsonl(gdir / "curves.jsonl", lambda r: {"group": group.name, "member": r["member"],
+                                                             "step": r["step"]} | {
+        k: v for k, v in metric_loggers.flat(r).items() if k not in ("member", "step", "seconds")})
+    try:
+        outcome = loop.run(prog, cfgs, [m.name for m in group.members], states, evaluator, ckpt=ckpt,
+                           stop_on_divergence=False, diverged=diverged, between=between,
+                           on_checkpoint=lambda step, d: files.write_text(
+                               status_file, json.dumps({"step": step, "diverged": d})),
+                           loggers=metric_loggers.make(kinds, gdir, group.name, to_json(cfg), single=False, jsonl=curves),
+                           progress=progress, desc=group.name)
+    finally:
+        ckpt.close()
+    measured = {f"group_{k}": v for k, v in outcome.energy.items()}
     wall = time.perf_counter() - t_start
-    rate = n * cfg.updates_per_step * (iters_steady / t_steady if t_steady > 0 else iters / max(t_train, 1e-9))
+    rate = n * (outcome.timing["updates_per_second"] or 0.0)
     rows = []
-    baselines = evaluator.baselines()
     for i, mem in enumerate(group.members):
-        ts_i = member(states, i)
-        status = diverged.get(i, "ok")
-        ev = (evaluator(Policy.from_state(mem.cfg, ts_i)) if status == "ok"
-              else dict.fromkeys(("principal_utility", "agents_utility", "paper_reward", "feasible", "gap",
-                                  "gap_complete", "gap_median", "gap_p90", "gap_p99"), float("nan")))
+        ts_i, ev, status = member(outcome.states, i), outcome.evals[i], outcome.status[i]
         run_dir = Path("runs") / mem.name
         final = {f"final_{f}": float(getattr(ts_i.agent.hyper, f)) for f in sweep.pbt.fields} \
             if sweep.schedule == "pbt" else {}
-        row = {"member": mem.name, "group": group.name, "scenario": mem.cfg.scenario, "algo": mem.cfg.algo,
-               "seed": mem.cfg.seed, **{k: mem.varied.get(k) for k in sweep.varied}, **final, **ev,
-               "updates_per_s": rate / n, "group_agent_updates_per_s": rate,
-               "group_members": n, "devices": n_dev, "wall_s": wall, "run": str(run_dir), "status": status,
-               **measured}
-        rows.append(row)
-        pol = Policy.from_state(mem.cfg, ts_i)
-        summary = {"scenario": mem.cfg.scenario, "algo": mem.cfg.algo, "steps": int(ts_i.step),
-                   "eval_envs": cfg.eval_envs, "eval_seed": cfg.eval_seed, "eval": ev, "baselines": baselines,
-                   "train_metrics": {k: float(v[i]) for k, v in last.items()}, "status": status,
-                   "parameters": pol.parameter_counts(), "sweep_group": group.name, "config": to_json(mem.cfg),
-                   "device": jax.devices()[0].device_kind}
-        _write_member(out / run_dir, mem, ts_i, summary)
+        rows.append({"member": mem.name, "group": group.name, "scenario": mem.cfg.scenario, "algo": mem.cfg.algo,
+                     "seed": mem.cfg.seed, **{k: mem.varied.get(k) for k in sweep.varied}, **final, **ev,
+                     "updates_per_s": rate / n, "group_agent_updates_per_s": rate,
+                     "group_members": n, "devices": n_dev, "wall_s": wall, "run": str(run_dir), "status": status,
+                     **measured})
+        _write_member(out / run_dir, mem, ts_i, loop.summary(mem.cfg, ts_i, ev, evaluator, outcome.last[i],
+                                                             outcome.timing, status, sweep_group=group.name))
     files.write_text(done, json.dumps(rows, indent=1))
     gaps = [r["gap"] for r in rows if r["status"] == "ok"]
     log(f"[{group.name}] {n} members of {cfg.algo} on {cfg.scenario}: gap {100 * np.mean(gaps):.2f}% mean, "
@@ -496,23 +410,27 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
     return rows
 
 
-def _group_task(sweep: Sweep, group: Group, index: int, out: Path) -> list[dict[str, Any]]:
+def _group_task(sweep: Sweep, group: Group, index: int, out: Path, kinds: Sequence[str]) -> list[dict[str, Any]]:
     """One group on a cluster worker. Always resumable: a task run again after its worker was
     lost continues from the group's last checkpoint (and skips a group already done)."""
     try:
         return run_group(sweep, group, index, out, resume=True, progress=False,
-                         log=lambda s: print(s, file=sys.stderr, flush=True))
+                         log=lambda s: print(s, file=sys.stderr, flush=True), kinds=kinds)
     finally:
         release_compiled()
 
 
 def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = False, progress: bool = True,
-          log: Log | None = None, cluster: str | None = None) -> list[dict[str, Any]]:
+          log: Log | None = None, cluster: str | None = None, loggers: str | Sequence[str] | None = None
+          ) -> list[dict[str, Any]]:
     """Run a sweep (a file or a dict of its fields); returns the result rows (``results.json``).
+    ``loggers``: metric loggers of every group besides its ``curves.jsonl`` (``csv``,
+    ``tensorboard``, ``wandb``: :mod:`contractjax.solver.loggers`, one series per member).
 
     With ``cluster`` (``local`` or a Ray address, :mod:`contractjax.cluster`) every group is a Ray
     task on its own worker, restarted from its last checkpoint when the worker is lost."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    kinds = metric_loggers.parse(loggers)
     data = read_spec(spec) if isinstance(spec, str | Path) else spec
     plan = expand(data)
     outp = Path(out)
@@ -545,13 +463,13 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     rows: list[dict[str, Any]] = []
     if cluster is None:
         for i, g in enumerate(plan.groups):
-            rows += run_group(plan, g, i, outp, resume, progress, log)
+            rows += run_group(plan, g, i, outp, resume, progress, log, kinds)
             release_compiled()  # a group's programs are not needed again; a long sweep would run out of mappings
     else:
         from tqdm import tqdm
 
         per_group: dict[int, list[dict[str, Any]]] = {}
-        calls = [(g, i, outp.resolve()) for i, g in enumerate(plan.groups)]
+        calls = [(g, i, outp.resolve(), kinds) for i, g in enumerate(plan.groups)]
         with tqdm(total=len(calls), desc=f"groups on {cluster}", unit="group", disable=not progress,
                   file=sys.stderr) as bar:
             for i, got in ray_cluster.map_unordered(cluster, _group_task, calls, shared=plan):
