@@ -252,7 +252,9 @@ def polish_menus(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any
     is kept, so no environment gets worse than the policy's own menu."""
     sc = _scenario(scenario)
     envs = _envs(sc, envs)
-    steps = check_count(steps, "steps") if steps else 0
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or not 0 <= steps <= 2**31 - 1:
+        raise InputError(f"polish steps = {steps!r}: give a whole number from 0 to 2,147,483,647 (e.g. 100)")
+    steps = int(steps)
     fn = _polish_fn(sc, param, steps)
     out = float64(lambda: chunked(fn, as64(envs), jnp.asarray(actions, jnp.float64)))()
     return _finite(out, f"the polished {sc.name} menus")

@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--checkpoint", required=True, help="the --out folder of 'contractjax train'")
     v.add_argument("--seed", type=_seed, default=0, help="seed of the (deterministic) denoising noise")
     v.add_argument("--checkpoint-step", type=_count, metavar="STEP", help="use checkpoint STEP (default: the latest)")
-    v.add_argument("--polish", type=_index, default=0, metavar="STEPS",
+    v.add_argument("--polish", type=_steps, default=0, metavar="STEPS",
                    help="then STEPS projected Adam steps of the principal's utility from the policy's actions "
                         "(feasible action space; no environment gets worse), e.g. 100")
 
@@ -565,6 +565,10 @@ def _count(text: str) -> int:
 
 def _index(text: str) -> int:
     return _whole(text, 0)
+
+
+def _steps(text: str) -> int:
+    return _whole(text, 0, 2**31 - 1)  # an int32 loop bound in the compiled program
 
 
 def _seed(text: str) -> int:

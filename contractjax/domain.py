@@ -58,7 +58,7 @@ def first_line(e: BaseException) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
 REAL = Interval()

@@ -229,6 +229,8 @@ def _model(**kw) -> Model:
     (dict(name="my model"), "identifier"),
     (dict(defaults={"K": 3, "a": (-1.0, 2.0), "theta": (1.0, 2.0)}), "a must be"),
     (dict(domain={"K": WHOLE, "a": POSITIVE, "theta": POSITIVE}), "no interval for field 'nu'"),
+    (dict(domain={"K": WHOLE, "a": 5, "theta": POSITIVE, "nu": POSITIVE, "dirichlet": POSITIVE}),
+     "domain['a'] = 5 is not an interval"),
     (dict(defaults={"K": 3, "theta": (1.0, 2.0)}), "no setting for field 'a'"),
     (dict(types=("beta",)), "'beta' is not an env field"),
     (dict(probabilities="p"), "probabilities='p'"),

@@ -133,6 +133,9 @@ def validate(m: Model) -> None:
     missing = [f for f in fields if f not in m.domain]
     need(not missing, f"domain has no interval for field '{missing[0] if missing else ''}'; "
                       "declare one, e.g. POSITIVE")
+    for f, interval in m.domain.items():
+        need(isinstance(interval, Interval), f"domain['{f}'] = {interval!r} is not an interval; use one from "
+                                             "contractjax.domain (POSITIVE, PROBABILITY, WHOLE, between(lo, hi), ...)")
     if m.sample is None:
         for f in fields:
             need(f in m.defaults or f == m.probabilities or f in m.dims,

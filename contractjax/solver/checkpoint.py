@@ -103,7 +103,8 @@ def _quiet() -> Iterator[None]:
 def _restore(mngr: ocp.CheckpointManager, step: int, item: str, like: Any = None) -> Any:
     args = ocp.args.StandardRestore(None if like is None else jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
     try:
-        return mngr.restore(step, args=ocp.args.Composite(**{item: args}))[item]
+        with _quiet():
+            return mngr.restore(step, args=ocp.args.Composite(**{item: args}))[item]
     except Exception as e:  # orbax raises many types for damaged files; all mean "cannot read"
         raise CheckpointError(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
 

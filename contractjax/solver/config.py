@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from contractjax import scenarios
-from contractjax.domain import NON_NEGATIVE, POSITIVE, REAL, WHOLE, InputError, Interval, between, check_dims
+from contractjax.domain import NON_NEGATIVE, POSITIVE, REAL, InputError, Interval, between, check_dims
 from contractjax.solver import diffusion
 from contractjax.solver.algos import registry
 
@@ -42,7 +42,9 @@ ACTORS = ("diffusion", "mlp")
 #: of a string field, or a callable giving them when checked (``algo``: the algorithms registered
 #: by then); ``None``: checked by :func:`validate` itself.
 Valid = Interval | tuple[str, ...] | Callable[[], tuple[str, ...]] | None
-COUNT, INDEX = WHOLE, Interval(0.0, integer=True)
+#: Counts and indices run as int32 inside the compiled program (the step counter, loop bounds).
+INT32_MAX = 2**31 - 1
+COUNT, INDEX = Interval(1.0, INT32_MAX, integer=True), Interval(0.0, INT32_MAX, integer=True)
 SEED = Interval(0.0, 2.0**32 - 1, integer=True)
 
 
@@ -86,7 +88,8 @@ class Config:
     actor_hidden: tuple[int, ...] = static((128, 128, 128), "actor hidden widths", COUNT)
     critic_hidden: tuple[int, ...] = static((256, 256), "critic (and PPO value) hidden widths", COUNT)
     t_dim: int = static(16, "diffusion step embedding size", COUNT)
-    denoise_steps: int = static(5, "denoising steps T of the diffusion actor", COUNT)
+    denoise_steps: int = static(5, "denoising steps T of the diffusion actor (DDPM uses up to 1000)",
+                                Interval(1.0, 1000.0, integer=True))
     schedule: str = static("vp", "noise schedule: vp | linear | cosine", diffusion.SCHEDULES)
     unroll: int = static(1, "unroll of the denoising scan (higher is faster on GPU)", COUNT)
     auto_alpha: bool = static(False, "SAC: tune the temperature to target_entropy")

@@ -226,6 +226,14 @@ class Program:
         stats = Stats(np.zeros(self.obs_dim, np.float32), np.ones(self.obs_dim, np.float32), np.float32(1))
         return n * limits.tree_bytes(jax.eval_shape(self.initial, jax.random.PRNGKey(0), self.hyper(cfg), stats))
 
+    def work_bytes(self, cfg: Config, n: int = 1) -> int:
+        """A generous estimate of ``n`` members' transient arrays in one iteration (the layers'
+        activations and their gradients over the minibatch or the step's environments, along the
+        denoising chain): enough to refuse sizes that cannot run before anything is allocated."""
+        width = max(*cfg.actor_hidden, *cfg.critic_hidden, self.obs_dim, self.action_dim)
+        layers = len(cfg.actor_hidden) + len(cfg.critic_hidden) + 2
+        return n * 4 * 2 * max(cfg.batch, cfg.envs_per_step) * width * layers * (cfg.denoise_steps + 2)
+
     def menus(self, envs: Mapping[str, np.ndarray], actions: np.ndarray) -> dict[str, np.ndarray]:
         """Menus in float64 from actions (payments recomputed from float64 efforts, so binding
         constraints pass an external float64 check)."""

@@ -449,8 +449,8 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     for g in plan.groups:
         prog = for_config(g.cfg)
         n = len(g.members) + (-len(g.members) % devices_for(len(g.members)))
-        limits.check_fits(prog.state_bytes(g.cfg, n), f"group {g.name} ({n} members)",
-                          "lower buffer, batch or network widths, or split the sweep")
+        limits.check_fits(prog.state_bytes(g.cfg, n) + prog.work_bytes(g.cfg, n), f"group {g.name} ({n} members)",
+                          "lower buffer, batch, envs_per_step, denoise_steps or network widths, or split the sweep")
     if cluster is not None:  # before anything is written
         ray_cluster.connect(cluster)
     try:

@@ -81,8 +81,10 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
     cfg = validate(cfg)
     kinds = metric_loggers.parse(loggers)
     prog = for_config(cfg)
-    limits.check_fits(prog.state_bytes(cfg) + cfg.eval_envs * batch.env_bytes(prog.scenario, prog.dims),
-                      "the training state and the held-out environments", "lower buffer, batch, eval_envs or network widths")
+    held_out = cfg.eval_envs * batch.env_bytes(prog.scenario, prog.dims)
+    limits.check_fits(prog.state_bytes(cfg) + prog.work_bytes(cfg) + held_out,
+                      "the training state, one iteration's arrays and the held-out environments",
+                      "lower buffer, batch, envs_per_step, denoise_steps, eval_envs or network widths")
     outp = Path(out) if out is not None else None
     if outp is not None:
         prepare_out(outp, cfg, resume or resume_from is not None)
