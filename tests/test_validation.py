@@ -645,3 +645,17 @@ def test_menus_outside_the_models_allocation_box_are_refused(tmp_path, capsys, e
     envs = files.load_envs(scenarios.get(name), env_files[name])
     with pytest.raises(files.InputError, match="outside the model's allocation bounds"):
         cj.evaluate(name, envs, {k: np.asarray(v, float) for k, v in record["menus"].items()})
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--steps", str(2**31)], "steps"),
+    (["--set", "chunk=100000000000000000000"], "chunk"),
+    (["--set", "denoise_steps=1000000000"], "denoise_steps"),
+    (["--set", "batch=2000000000", "buffer=512"], "needs about"),
+])
+def test_sizes_beyond_what_can_run_are_refused_before_training(tmp_path, capsys, flags, words) -> None:
+    """Counts run as int32 in the compiled program and one iteration's arrays must fit in memory:
+    anything larger is one line before a folder is made."""
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "run"), "--quiet", *flags)
+    assert rc == 2 and len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "run").exists()
