@@ -365,6 +365,8 @@ def report(runs: str | Path, out: str | Path = "docs/results.md", figures: str |
     if not Path(runs).is_dir():
         raise InputError(f"--report '{runs}' is not a folder; give the folder that holds the experiment runs "
                          "(each written by contractjax reproduce ID --out RUNS/ID)")
+    if outp.is_dir():
+        raise InputError(f"--report-out '{outp}' is a folder; give the path of a Markdown file, e.g. docs/results.md")
     if outp.exists() and not overwrite:
         raise InputError(f"--report-out '{outp}' already exists; pass --overwrite to replace it, or choose another")
     files.check_writable(outp.parent, "--report-out", outp)

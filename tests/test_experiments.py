@@ -64,6 +64,8 @@ def test_reproduce_end_to_end_writes_figure_data_and_summary(tmp_path, capsys) -
     report = ["reproduce", "--report", str(tmp_path), "--report-out", str(md)]
     assert cli.main(report) == 2 and "--overwrite" in capsys.readouterr().err and md.read_text() == text
     assert cli.main([*report, "--overwrite"]) == 0
+    assert cli.main(["reproduce", "--report", str(tmp_path), "--report-out", str(tmp_path / "docs"), "--overwrite"]) == 2
+    assert "is a folder" in capsys.readouterr().err
     for runs in (tmp_path / "missing", tmp_path / "docs"):
         assert cli.main(["reproduce", "--report", str(runs), "--report-out", str(tmp_path / "r.md")]) == 2
         err = capsys.readouterr().err.strip().splitlines()

@@ -659,3 +659,21 @@ def test_sizes_beyond_what_can_run_are_refused_before_training(tmp_path, capsys,
     rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "run"), "--quiet", *flags)
     assert rc == 2 and len(err) == 1 and words in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+def test_values_beyond_float32_are_named_before_training_or_solving(tmp_path, capsys, env_files) -> None:
+    """Training and learned policies run in float32: a sampler setting or an environment beyond its
+    range is one line naming it (not a blame on the policy's parameters)."""
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"sampler": {"c": 1e308}}))
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "run"), "--config", str(cfg))
+    assert rc == 2 and len(err) == 1 and "c = 1e+308" in err[0] and "float32" in err[0], err
+    assert not (tmp_path / "run").exists()
+    record = json.loads(env_files["dt"].read_text())
+    record["fields"]["M"] = [1e308] * len(record["fields"]["M"])
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(record))
+    from contractjax.solver.policy import check_float32  # what Policy.menus checks before it acts
+
+    with pytest.raises(files.InputError, match="field 'M' of environment 0 is 1e\\+308.*float32"):
+        check_float32(files.load_envs(scenarios.get("dt"), big), "environments")

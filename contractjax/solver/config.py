@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from contractjax import scenarios
 from contractjax.domain import NON_NEGATIVE, POSITIVE, REAL, InputError, Interval, between, check_dims
@@ -42,6 +43,7 @@ ACTORS = ("diffusion", "mlp")
 #: of a string field, or a callable giving them when checked (``algo``: the algorithms registered
 #: by then); ``None``: checked by :func:`validate` itself.
 Valid = Interval | tuple[str, ...] | Callable[[], tuple[str, ...]] | None
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Counts and indices run as int32 inside the compiled program (the step counter, loop bounds).
 INT32_MAX = 2**31 - 1
 COUNT, INDEX = Interval(1.0, INT32_MAX, integer=True), Interval(0.0, INT32_MAX, integer=True)
@@ -382,11 +384,21 @@ def validate(cfg: Config) -> Config:
         sc.settings(dict(cfg.sampler), "setting")
     except InputError as e:
         raise FieldError("sampler", str(e)) from None
+    for k, v in cfg.sampler:  # the training program runs in float32
+        if any(abs(x) > FLOAT32_MAX for x in _flat_numbers(v)):
+            raise FieldError("sampler", f"setting {k} = {v} is beyond the float32 range (±{FLOAT32_MAX:.3g}) in which "
+                                        "training runs; give smaller values")
     try:
         check_dims("dimension", dict(cfg.dims), sc.dims)
     except InputError as e:
         raise FieldError("dims", str(e)) from None
     return cfg
+
+
+def _flat_numbers(v: Any) -> list[float]:
+    if isinstance(v, tuple | list):
+        return [x for item in v for x in _flat_numbers(item)]
+    return [float(v)] if isinstance(v, int | float) and not isinstance(v, bool) else []
 
 
 def to_json(cfg: Config) -> dict[str, Any]:

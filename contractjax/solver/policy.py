@@ -63,6 +63,7 @@ class Policy:
         if dims != prog.dims:
             raise InputError(f"environments have dimensions {dims} but the policy was trained for {prog.dims}; "
                              "train on these dimensions (config field 'dims')")
+        check_float32(envs, "environments")
         actions = self.actions(envs, seed)
         if polish:
             if self.config.param not in ("efforts",):
@@ -76,6 +77,20 @@ class Policy:
             raise InputError(f"the policy produced non-finite menus (field '{bad[0]}'); its parameters are damaged: "
                              "retrain or load an earlier checkpoint")
         return menus
+
+
+#: The largest magnitude the float32 training program and policies can take in.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32(envs: Mapping[str, np.ndarray], what: str) -> None:
+    """The learned policy acts in float32: a field beyond its range is one line naming it."""
+    for k, v in envs.items():
+        big = np.abs(np.asarray(v, np.float64)) > FLOAT32_MAX
+        if np.any(big):
+            i = int(np.argwhere(big)[0][0])
+            raise InputError(f"{what}: field '{k}' of environment {i} is {float(np.asarray(v)[big][0]):g}, beyond "
+                             f"the float32 range (±{FLOAT32_MAX:.3g}) in which learned policies act; give smaller values")
 
 
 def read_config(root: Path) -> config.Config:
