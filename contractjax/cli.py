@@ -393,7 +393,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     print(_table([{"series": r["series"], "panel": r["panel"], "U": r["utility"], "± std": r["utility_std"],
                    "gap %": 100 * r["gap"], "oracle U": r["oracle"], "complete-info U": r["complete_information"]}
                   for r in summary["series"]]))
-    print(f"wrote {args.out}/{args.id}.png, {args.id}.csv and summary.json")
+    print(f"wrote {args.out}/{summary['id']}.png, {summary['id']}.csv and summary.json")
 
 
 def _fresh_dir(base: Path) -> Path:
@@ -511,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("reproduce", help="re-run a paper's experiment with the oracle beside it: figure, data, summary")
-    r.add_argument("id", nargs="?", help="experiment id (see --list), e.g. dt-fig4")
+    r.add_argument("id", nargs="?", help="experiment id (see --list), e.g. dt-fig4, or your experiment file "
+                                         "(.toml: docs/experiments.md)")
     r.add_argument("--list", action="store_true", help="list the experiments")
     r.add_argument("--report", metavar="RUNS", help="write docs/results.md from the experiment folders under RUNS")
     r.add_argument("--report-out", default="docs/results.md", help="where --report writes (default docs/results.md)")

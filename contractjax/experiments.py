@@ -263,7 +263,93 @@ EXPERIMENTS: dict[str, Experiment] = {e.id: e for e in [
 ]}
 
 
+#: The keys of an experiment file and of each of its panels.
+FILE_KEYS = ("id", "paper", "figure", "scenario", "claim", "references", "notes", "panels")
+PANEL_KEYS = ("title", "view", "algos", "series", "points", "grid", "x", "by", "states", "reuse")
+
+
+def load_file(path: str | Path) -> Experiment:
+    """An experiment from a TOML file (docs/experiments.md): ``scenario`` (a built-in name, a model
+    file relative to the experiment file, or a module), ``claim``, optional ``id`` (default: the
+    file's name), ``paper``, ``figure``, ``references``, ``notes``, and ``[[panels]]``, each with a
+    ``title``, a ``view`` (:data:`VIEWS`), its series — ``algos`` (registered algorithm names, each
+    labelled by its algorithm) and/or ``[panels.series.LABEL]`` tables of Config overrides
+    (``algo``, any Config field, ``sampler`` settings) — and, for evaluated views, ``points``
+    (``[panels.points.LABEL]`` tables of sampler settings) or a ``grid`` (``x``, ``values``, and
+    optionally ``by``, ``by_values``, ``fixed``), ``x``, ``by``, ``states`` and ``reuse``."""
+    import tomllib
+
+    from contractjax import scenarios
+
+    p = Path(path)
+    where = f"experiment file '{p}'"
+    try:
+        data = tomllib.loads(p.read_text())
+    except OSError as e:
+        raise InputError(f"{where} cannot be read ({e.strerror}); give an existing .toml file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{where} is not valid TOML: {str(e).splitlines()[0]}") from None
+
+    def need(ok: bool, problem: str) -> None:
+        if not ok:
+            raise InputError(f"{where}: {problem}")
+
+    unknown = sorted(set(data) - set(FILE_KEYS))
+    need(not unknown, f"unknown key '{unknown[0] if unknown else ''}'; known: {', '.join(FILE_KEYS)}")
+    need(isinstance(data.get("scenario"), str), "give scenario = a model name, model file or module, e.g. "
+                                                "\"screening.py\"")
+    spec = data["scenario"]
+    if spec.endswith(".py") and not Path(spec).is_absolute():
+        spec = str((p.parent / spec).resolve())
+    sc = scenarios.get(spec)
+    panels = data.get("panels")
+    need(isinstance(panels, list) and panels and all(isinstance(q, dict) for q in panels),
+         "give at least one [[panels]] table")
+    out = []
+    for i, q in enumerate(panels):
+        name = f"panel {i + 1}"
+        unknown = sorted(set(q) - set(PANEL_KEYS))
+        need(not unknown, f"{name}: unknown key '{unknown[0] if unknown else ''}'; known: {', '.join(PANEL_KEYS)}")
+        view = q.get("view", "curves")
+        need(view in VIEWS, f"{name}: view = {view!r}; choose one of {', '.join(VIEWS)}")
+        algos = q.get("algos", [])
+        need(isinstance(algos, list) and all(a in registry.names() for a in algos),
+             f"{name}: algos must be a list of registered algorithms ({', '.join(registry.names())})")
+        series = q.get("series", {})
+        need(isinstance(series, dict) and all(isinstance(v, dict) for v in series.values()),
+             f"{name}: each [panels.series.LABEL] must be a table of config overrides")
+        series = _algos(algos) | {label: {"algo": "diffusion_sac"} | over for label, over in series.items()}
+        reuse = q.get("reuse")
+        need(reuse is None or (isinstance(reuse, int) and 0 <= reuse < i), f"{name}: reuse must name an earlier "
+                                                                             "panel by index (0 is the first)")
+        need(bool(series) or reuse is not None, f"{name}: give its series (algos = [...] or [panels.series.LABEL])")
+        points = q.get("points", {"": {}})
+        if "grid" in q:
+            g = q["grid"]
+            need(isinstance(g, dict) and isinstance(g.get("x"), str) and isinstance(g.get("values"), list),
+                 f"{name}: grid needs x = \"SETTING\" and values = [...]")
+            points = _grid(g["x"], g["values"], g.get("by", ""), g.get("by_values", ()), g.get("fixed"))
+        need(isinstance(points, dict) and all(isinstance(v, dict) for v in points.values()),
+             f"{name}: each [panels.points.LABEL] must be a table of sampler settings")
+        need(isinstance(q.get("title", name), str), f"{name}: title must be a string")
+        out.append(Panel(q.get("title", name), series, view, points, q.get("x", ""), q.get("by", ""),
+                         int(q.get("states", 3)), reuse))
+    def text(k: str, default: str = "") -> str:
+        v = data.get(k, default)
+        need(isinstance(v, str), f"{k} must be a string")
+        return v
+
+    for k in ("references", "notes"):
+        need(isinstance(data.get(k, []), list) and all(isinstance(v, str) for v in data.get(k, [])),
+             f"{k} must be a list of strings")
+    return Experiment(text("id", p.stem), text("paper", "your experiment"), text("figure", p.stem), sc.name,
+                      text("claim", ""), tuple(out), tuple(data.get("references", ())), tuple(data.get("notes", ())))
+
+
 def get(exp_id: str) -> Experiment:
+    """A shipped experiment by id, or an experiment file (``*.toml``: :func:`load_file`)."""
+    if str(exp_id).endswith(".toml"):
+        return load_file(exp_id)
     if exp_id not in EXPERIMENTS:
         raise InputError(f"experiment '{exp_id}' is unknown; choose one of: {', '.join(EXPERIMENTS)} "
                          "(contractjax reproduce --list)")
@@ -343,7 +429,7 @@ def run(exp_id: str, out: str | Path, budget: str = "quick", seeds: int | None =
     summary = {"id": exp.id, "paper": exp.paper, "figure": exp.figure, "scenario": exp.scenario, "claim": exp.claim,
                "budget": budget, "seeds": seeds, "series": _summary_series(table + final_table),
                "references": lines, "notes": list(exp.notes),
-               "command": f"contractjax reproduce {exp.id} --budget {budget} --seeds {seeds} --out {outp}",
+               "command": f"contractjax reproduce {exp_id} --budget {budget} --seeds {seeds} --out {outp}",
                "device": _device(), "date": datetime.date.today().isoformat(), "figure_file": png.name,
                "wall_s": time.perf_counter() - started,  # this invocation (a --resume counts only what it ran)
                "train_s": sum({(str(f), r["group"]): float(r["wall_s"]) for panel in trained
