@@ -277,18 +277,11 @@ def load_file(path: str | Path) -> Experiment:
     (``algo``, any Config field, ``sampler`` settings) — and, for evaluated views, ``points``
     (``[panels.points.LABEL]`` tables of sampler settings) or a ``grid`` (``x``, ``values``, and
     optionally ``by``, ``by_values``, ``fixed``), ``x``, ``by``, ``states`` and ``reuse``."""
-    import tomllib
-
     from contractjax import scenarios
 
     p = Path(path)
     where = f"experiment file '{p}'"
-    try:
-        data = tomllib.loads(p.read_text())
-    except OSError as e:
-        raise InputError(f"{where} cannot be read ({e.strerror}); give an existing .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{where} is not valid TOML: {str(e).splitlines()[0]}") from None
+    data = files.read_table(p, "experiment file", "panels (docs/experiments.md)", (".toml",))
 
     def need(ok: bool, problem: str) -> None:
         if not ok:

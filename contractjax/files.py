@@ -19,6 +19,7 @@ import json
 import os
 import stat
 import tempfile
+import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ import numpy as np
 from contractjax.domain import InputError
 from contractjax.scenarios import Scenario
 
-__all__ = ["InputError", "check_finite", "check_folder", "check_out", "load_envs", "load_menus", "read", "validate_envs",
+__all__ = ["InputError", "check_finite", "check_folder", "check_out", "load_envs", "load_menus", "read", "read_table",
+           "validate_envs",
            "validate_menus", "write", "write_bytes", "write_csv", "write_text"]
 
 GROUPS = ("fields", "menus", "slacks")
@@ -37,6 +39,30 @@ FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 # ------------------------------------------------------------------------------------- reading
+
+
+def read_table(path: str | os.PathLike, what: str, holds: str, suffixes: tuple[str, ...] = (".toml", ".json")
+               ) -> dict[str, Any]:
+    """The one object of a ``.toml`` or ``.json`` file (config, sweep and experiment files); ``what``
+    names the file in errors (e.g. ``"config file"``), ``holds`` says what it should hold."""
+    p = Path(path)
+    if not p.is_file():
+        kinds = " or ".join(suffixes)
+        raise InputError(f"{what} '{p}' {'is a folder' if p.is_dir() else 'does not exist'}; give a {kinds} file of "
+                         f"{holds}")
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"{what} '{p}' has suffix '{p.suffix}'; use {' or '.join(suffixes)}")
+    try:
+        text = p.read_text()
+        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"{what} '{p}' cannot be parsed ({str(e).splitlines()[0]})") from None
+    except OSError as e:
+        raise InputError(f"{what} '{p}' cannot be read ({e.strerror})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{what} '{p}' must hold one object of {holds}")
+    return data
+
 
 
 def read(path: str | os.PathLike) -> dict[str, Any]:

@@ -16,8 +16,6 @@ Values are layered: algorithm defaults, a preset, a ``.json``/``.toml`` file, th
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from contractjax import scenarios
+from contractjax import files, scenarios
 from contractjax.domain import NON_NEGATIVE, POSITIVE, REAL, InputError, Interval, between, check_dims
 from contractjax.solver import diffusion
 from contractjax.solver.algos import registry
@@ -242,18 +240,7 @@ def make_config(preset: str = "quick", file: str | Path | None = None, given_by:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"config file '{p}' does not exist; give a .json or .toml file of Config fields")
-    if p.suffix not in (".toml", ".json"):
-        raise InputError(f"config file '{p}' has suffix '{p.suffix}'; use .toml or .json")
-    try:
-        data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
-    except (ValueError, UnicodeDecodeError, OSError) as e:
-        raise InputError(f"config file '{p}' cannot be parsed ({e}); write flat KEY = VALUE fields") from None
-    if not isinstance(data, dict):
-        raise InputError(f"config file '{p}' must hold one object of Config fields")
-    return data
+    return files.read_table(path, "config file", "Config fields")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}

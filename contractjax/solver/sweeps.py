@@ -49,7 +49,6 @@ import os
 import socket
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -124,16 +123,10 @@ class Sweep:
 
 
 def read_spec(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise SweepError(f"--config '{p}' does not exist; give a .toml or .json sweep file")
     try:
-        data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise SweepError(f"--config '{p}' cannot be parsed ({e})") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"--config '{p}' must hold one object (scenario, algos, seeds, [grid], ...)")
-    return data
+        return files.read_table(path, "sweep file", "sweep fields (scenario, algos, seeds, [grid], ...)")
+    except InputError as e:
+        raise SweepError(str(e)) from None
 
 
 def _draw(spec: Any, field: str, rng: np.random.Generator) -> Any:
