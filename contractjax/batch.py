@@ -82,6 +82,7 @@ def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[s
                 config: Mapping[str, Any] | None = None) -> Arrays:
     """Draw ``n`` environments (float64) with the scenario's default ranges unless overridden."""
     check_count(n)
+    check_seed(seed)
     return _draw(_scenario(scenario), lambda: jax.random.split(jax.random.PRNGKey(seed), n), n, dims, config,
                  "sample fewer (--n) or smaller ones")
 
@@ -100,6 +101,9 @@ def _draw(sc: Scenario, keys, n: int, dims: Mapping[str, int] | None, config: Ma
           fix: str) -> Arrays:
     """``n`` environments from the keys ``keys()``: settings and dimensions checked, memory
     estimated before anything is drawn, the drawn batch checked against the model's conditions."""
+    for name, value in (("dims", dims), ("config", config)):
+        if value is not None and not isinstance(value, Mapping):
+            raise InputError(f"argument '{name}' = {value!r}: give a dict of names to values, e.g. {{'K': 3}}")
     cfg = sc.settings(config)
     d = {k: int(cfg[k]) for k in sc.dims} | check_dims("dimension", dims or {}, sc.dims)
     limits.check_fits(n * env_bytes(sc, d), f"{n} {sc.name} environments", fix)
@@ -108,6 +112,13 @@ def _draw(sc: Scenario, keys, n: int, dims: Mapping[str, int] | None, config: Ma
     out = {k: np.asarray(v, dtype=np.float64) for k, v in env.items()}
     sc.check_envs(out, "these sampler settings give invalid environments: ")
     return out
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """A seed: a whole number from 0 to 2**32 - 1 (a PRNG key's range)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= 2**32 - 1:
+        raise InputError(f"argument '{what}' = {seed!r}: give a whole number from 0 to 4294967295")
+    return int(seed)
 
 
 def check_count(n: Any, what: str = "n") -> int:
@@ -262,6 +273,7 @@ def polish_menus(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any
 
 def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 0) -> Arrays:
     """The random-feasible-menu baseline."""
+    check_seed(seed)
     sc = _scenario(scenario)
     envs = _envs(sc, envs)
 
@@ -271,7 +283,7 @@ def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 
         keys = jax.random.split(jax.random.PRNGKey(seed), next(iter(e.values())).shape[0])
         return chunked(vmapped(sc.random_menu), keys, e)
 
-    return {k: np.asarray(v) for k, v in run().items()}
+    return _finite(run(), f"{sc.name}'s random menus")
 
 
 def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -340,7 +341,7 @@ def cmd_check_model(args: argparse.Namespace) -> None:
     settings = _parse_pairs(args.set, "--set")
     sc.settings(settings, "--set")
     print(f"model '{sc.name}' registered: fields, shapes and defaults checked "
-          f"({scenarios.source(sc.name) or 'built in'})", file=sys.stderr, flush=True)
+          f"({scenarios.source(sc.name) or 'built in'})", flush=True)
     rows = checks.survey(sc, args.n, args.seed, dims, settings, args.actions)
     print(_table(rows))
     bad = [r["check"] for r in rows if r["ok"] != "yes"]
@@ -532,7 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "oracle against random menus and the complete-information bound (a table; exit 1 on a failure)")
     k.add_argument("model", help=model_help)
     k.add_argument("--n", type=_count, default=2000, help="environments to sample (default 2000)")
-    k.add_argument("--actions", type=_count, default=4, help="random actions per environment and action space")
+    k.add_argument("--actions", type=_actions, default=4,
+                   help="random actions per environment and action space (at most 10,000)")
     k.add_argument("--seed", type=_seed, default=0)
     k.add_argument("--dims", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help="dimension overrides")
     k.add_argument("--set", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help="sampler overrides")
@@ -568,6 +570,10 @@ def _index(text: str) -> int:
     return _whole(text, 0)
 
 
+def _actions(text: str) -> int:
+    return _whole(text, 1, 10_000)
+
+
 def _steps(text: str) -> int:
     return _whole(text, 0, 2**31 - 1)  # an int32 loop bound in the compiled program
 
@@ -588,7 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else None
     owned = bool(getattr(args, "cluster", None)) and not cluster.running()  # ours to stop afterwards
     try:
-        args.func(args)
+        with warnings.catch_warnings():  # numpy's overflow notes: every output is checked finite instead
+            warnings.simplefilter("ignore", RuntimeWarning)
+            args.func(args)
     except files.InputError as e:
         print(f"contractjax: error: {e}", file=sys.stderr)
         return 2

@@ -165,7 +165,7 @@ def _begin(out: Path, plan: Record) -> Record:
         return old
     if out.exists() and any(out.iterdir()):
         raise InputError(f"--out '{out}' is a folder with other files; choose a new or empty folder")
-    files.write_text(out / INDEX, json.dumps(plan, indent=1))
+    files.write_text(out / INDEX, files.dumps(plan, indent=1))
     return plan
 
 
@@ -261,7 +261,7 @@ def _stream(out: Path, index: Record, work: Callable[[int, Record], Record], pro
     for j, sums in done:
         shard = index["shards"][todo[j]]
         shard["done"] = True
-        files.write_text(out / INDEX, json.dumps(index, indent=1))
+        files.write_text(out / INDEX, files.dumps(index, indent=1))
         bar.update(shard["n"])
         yield todo[j], sums
     bar.close()
@@ -270,7 +270,7 @@ def _stream(out: Path, index: Record, work: Callable[[int, Record], Record], pro
 def _finish(out: Path, index: Record, summary: Record) -> Record:
     index["complete"] = True
     index["summary"] = summary
-    files.write_text(out / INDEX, json.dumps(index, indent=1))
+    files.write_text(out / INDEX, files.dumps(index, indent=1))
     return index
 
 

@@ -16,6 +16,7 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 import stat
 import tempfile
@@ -129,13 +130,24 @@ def _array(name: str, value: Any, source: str = "", numbers: bool = False) -> np
     numpy bool arrays) and integers beyond float64 are refused rather than read as 1, 0 or inf."""
     if numbers and _has_bool(value):
         raise InputError(f"{source}field '{name}': true/false is not a number; give numbers")
+    huge = InputError(f"{source}field '{name}': an integer with more digits than a float64 holds; give numbers "
+                      "below 1.8e308")
     try:
         a = np.asarray(value)
-    except (ValueError, OverflowError):
+    except OverflowError:
+        raise huge from None
+    except ValueError:
         raise InputError(f"{source}field '{name}': arrays must be rectangular (same length in every environment)") from None
-    if a.dtype == object and numbers and _has_huge_int(value):
-        raise InputError(f"{source}field '{name}': an integer with more digits than a float64 holds; give numbers "
-                         "below 1.8e308")
+    if a.dtype == object and numbers and _only_numbers(value):  # integers beyond int64 (JSON has no limit)
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except OverflowError:
+            raise huge from None
+        except ValueError:
+            raise InputError(f"{source}field '{name}': arrays must be rectangular (same length in every "
+                             "environment)") from None
+        if not np.all(np.isfinite(a)) and _has_huge_int(value):
+            raise huge
     if a.dtype == object:
         raise InputError(f"{source}field '{name}': arrays must be rectangular numbers (got ragged or mixed values)")
     if numbers and a.dtype.kind not in "iuf":
@@ -155,9 +167,15 @@ def _has_bool(value: Any) -> bool:
     return isinstance(value, list | tuple) and any(_has_bool(v) for v in value)
 
 
+def _only_numbers(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return all(_only_numbers(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _has_huge_int(value: Any) -> bool:
     if isinstance(value, int):
-        return abs(value) > np.finfo(np.float64).max
+        return value.bit_length() > 1024  # beyond float64's largest
     return isinstance(value, list | tuple) and any(_has_huge_int(v) for v in value)
 
 
@@ -285,7 +303,7 @@ def check_out(path: str | os.PathLike, overwrite: bool = False, flag: str = "--o
         raise InputError(f"{flag} '{p}' is a folder; give a file name ending in .json or .npz")
     if p.suffix.lower() not in (".json", ".npz"):
         raise InputError(f"{flag} '{p}': use a .json or .npz file name")
-    if p.exists() and not overwrite:
+    if os.path.lexists(p) and not overwrite:  # a dangling link counts: writing would replace it
         raise InputError(f"{flag} '{p}' already exists; choose another name or pass --overwrite")
     check_writable(p.parent, flag, p)
     return p
@@ -362,13 +380,44 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return p
 
 
+def finite_or_none(obj: Any) -> Any:
+    """``obj`` with every non-finite number (an undefined gap, a diverged member's metrics) as
+    ``None``: run records say "no value" rather than write NaN or infinity."""
+    if isinstance(obj, Mapping):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_or_none(v) for v in obj]
+    if isinstance(obj, float | np.floating) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def read_record(path: str | os.PathLike) -> Any:
+    """A run record written by :func:`dumps`, its ``null`` numbers back as NaN."""
+    def back(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: back(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [back(v) for v in obj]
+        return math.nan if obj is None else obj
+
+    return back(json.loads(Path(path).read_text()))
+
+
+def dumps(obj: Any, indent: int | None = None) -> str:
+    """JSON of a run record with non-finite numbers as ``null`` (:func:`finite_or_none`): what
+    every summary, index and log line is written with."""
+    return json.dumps(finite_or_none(obj), indent=indent, allow_nan=False)
+
+
 def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
-    """Rows as CSV (columns: every key, in order of first appearance), replaced atomically."""
+    """Rows as CSV (columns: every key, in order of first appearance; a non-finite number as an
+    empty cell), replaced atomically."""
     keys = list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=keys)
     w.writeheader()
-    w.writerows(rows)
+    w.writerows(finite_or_none(list(rows)))
     return write_text(path, buf.getvalue())
 
 

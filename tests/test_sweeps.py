@@ -51,6 +51,10 @@ def test_members_group_by_structure() -> None:
     ({"seeds": 1_000_000_000}, "seeds"),  # refused before a member is built (it grew to 21 GB)
     ({"seeds": 1000, "grid": {"actor_lr": [1e-4] * 101}}, "members"),
     ({"set": SMALL["set"] | {"gamma": True}}, "gamma"),
+    ({"seeds": [0, True]}, "seeds"),
+    ({"seed": True}, "'seed'"),
+    ({"random": {"draws": True, "actor_lr": {"uniform": [1e-4, 1e-3]}}}, "random.draws"),
+    ({"schedule": "pbt", "pbt": {"perturb": [0.8, True]}}, "pbt.perturb[1]"),
 ])
 def test_bad_sweep_files_get_one_line_errors_before_training(tmp_path, capsys, change, field) -> None:
     spec = tmp_path / "s.json"

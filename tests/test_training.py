@@ -135,3 +135,15 @@ def test_loggers_write_csv_and_tensorboard_and_resume_keeps_them_in_step(tmp_pat
     if importlib.util.find_spec("wandb") is None:
         assert cli.main(tiny_train_args("dt", tmp_path / "x") + ["--log", "wandb"]) == 2
         assert "[wandb]" in capsys.readouterr().err
+
+
+def test_solve_refuses_a_run_whose_config_no_longer_matches_its_checkpoint(tmp_path, capsys) -> None:
+    assert cli.main(tiny_train_args("dt", tmp_path / "run")) == 0
+    cfg = tmp_path / "run" / "config.json"
+    cfg.write_text(json.dumps(json.loads(cfg.read_text()) | {"actor_hidden": [64, 64]}))
+    assert cli.main(["sample-envs", "--scenario", "dt", "--n", "3", "--out", str(tmp_path / "e.json")]) == 0
+    capsys.readouterr()
+    assert cli.main(["solve", "--checkpoint", str(tmp_path / "run"), "--envs", str(tmp_path / "e.json"),
+                     "--out", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "config.json" in err[0] and not (tmp_path / "m.json").exists(), err

@@ -129,6 +129,11 @@ def validate(m: Model) -> None:
         need(isinstance(b, tuple | list) and len(b) == 2, f"allocation['{a}'] must be a pair (lo, hi)")
         for x in b:
             need(not isinstance(x, str) or x in fields, f"allocation['{a}'] bound '{x}' is not an env field")
+            need(isinstance(x, str) or callable(x) or (isinstance(x, int | float) and not isinstance(x, bool)
+                                                        and math.isfinite(x)),
+                 f"allocation['{a}'] bound {x!r} must be a finite number, an env field's name or a function of the env")
+        if all(isinstance(x, int | float) for x in b):
+            need(b[0] < b[1], f"allocation['{a}'] = {tuple(b)}: the lower bound must be below the upper")
     need(m.payment not in fields, f"payment field '{m.payment}' clashes with an env field")
     missing = [f for f in fields if f not in m.domain]
     need(not missing, f"domain has no interval for field '{missing[0] if missing else ''}'; "

@@ -271,7 +271,7 @@ def _frozen(v: Any) -> Any:
 
 
 def _whole(v: Any) -> int:
-    if isinstance(v, bool):
+    if isinstance(v, bool | np.bool_):
         raise ValueError(v)
     f = float(v)
     if f != int(f):
@@ -301,7 +301,7 @@ def _coerce_one(name: str, v: Any, default: Any) -> Any:
     if isinstance(default, int) or name == "eval_seed":
         return _whole(v)
     if isinstance(default, float) or name == "target_entropy":
-        if isinstance(v, bool):  # true/false is not a number (float(True) would be 1.0)
+        if isinstance(v, bool | np.bool_):  # true/false is not a number (float(True) would be 1.0)
             raise ValueError(v)
         return float(v)
     if not isinstance(v, str):

@@ -59,7 +59,7 @@ class Jsonl:
 
     def write(self, records: Sequence[Record]) -> None:
         with self.path.open("a") as f:
-            f.write("".join(json.dumps(self.shape(r)) + "\n" for r in records))
+            f.write("".join(files.dumps(self.shape(r)) + "\n" for r in records))
 
     def close(self) -> None:
         pass

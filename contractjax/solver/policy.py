@@ -57,6 +57,7 @@ class Policy:
         """Menus (float64) for a batch of environments; deterministic given ``seed``. ``polish``:
         that many steps of local search from the policy's actions (:func:`contractjax.batch.polish_menus`;
         no environment gets worse)."""
+        batch.check_seed(seed)
         prog = for_config(self.config)
         envs = files.validate_envs(prog.scenario, envs)
         dims = files.dims_of(prog.scenario, envs)
@@ -74,8 +75,10 @@ class Policy:
             menus = prog.menus(envs, actions)
         bad = [k for k, v in menus.items() if not np.all(np.isfinite(v))]
         if bad:
-            raise InputError(f"the policy produced non-finite menus (field '{bad[0]}'); its parameters are damaged: "
-                             "retrain or load an earlier checkpoint")
+            i = int(np.argwhere(~np.isfinite(np.asarray(menus[bad[0]])))[0][0])
+            raise InputError(f"the policy's menu for environment {i} is not finite (field '{bad[0]}'): that "
+                             "environment's values are beyond the model's arithmetic (extreme magnitudes: give other "
+                             "environments), or the policy's parameters are damaged (retrain)")
         return menus
 
 
@@ -128,16 +131,24 @@ def load(path: str | Path, step: int | None = None) -> Policy:
         mngr.close()
     try:
         masks = tuple(np.asarray(m) for m in got["masks"])
-        return Policy(cfg, jax.tree.map(np.asarray, got["target" if cfg.eval_actor == "target" else "actor"]), masks,
-                      np.asarray(got["obs_mean"]),
-                      np.asarray(got["obs_std"]))
+        params = jax.tree.map(np.asarray, got["target" if cfg.eval_actor == "target" else "actor"])
+        pol = Policy(cfg, params, masks, np.asarray(got["obs_mean"]), np.asarray(got["obs_std"]))
     except (KeyError, TypeError) as e:
         raise InputError(f"--checkpoint '{path}': the saved policy is damaged (missing {e}); retrain") from None
+    expected = for_config(cfg).state_shapes(cfg).agent.actor.params
+    same = jax.tree.structure(expected) == jax.tree.structure(params) and all(
+        np.shape(a) == b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected), strict=True))
+    if not same:
+        raise InputError(f"--checkpoint '{path}': the saved actor does not have the shapes its config.json describes "
+                         "(was config.json edited?); restore the run's own config.json or retrain")
+    return pol
 
 
 def solve(policy: Policy | str | Path, envs: Mapping[str, np.ndarray], seed: int = 0,
           polish: int = 0) -> dict[str, np.ndarray]:
     """Learned menus for ``envs``: ``contractjax.solve(path_or_policy, envs)``; ``polish`` steps
     of local search from them (:meth:`Policy.menus`)."""
+    if not isinstance(policy, Policy | str | Path):
+        raise InputError(f"argument 'policy' = {policy!r}: give a Policy or the folder of a training run")
     pol = policy if isinstance(policy, Policy) else load(policy)
     return pol.menus(envs, seed, polish)

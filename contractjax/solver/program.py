@@ -221,10 +221,14 @@ class Program:
 
         return run()
 
+    def state_shapes(self, cfg: Config) -> TrainState:
+        """The shapes of a training state of ``cfg`` (nothing allocated)."""
+        stats = Stats(np.zeros(self.obs_dim, np.float32), np.ones(self.obs_dim, np.float32), np.float32(1))
+        return jax.eval_shape(self.initial, jax.random.PRNGKey(0), self.hyper(cfg), stats)
+
     def state_bytes(self, cfg: Config, n: int = 1) -> int:
         """Bytes of ``n`` training states of ``cfg`` (shapes only, nothing allocated)."""
-        stats = Stats(np.zeros(self.obs_dim, np.float32), np.ones(self.obs_dim, np.float32), np.float32(1))
-        return n * limits.tree_bytes(jax.eval_shape(self.initial, jax.random.PRNGKey(0), self.hyper(cfg), stats))
+        return n * limits.tree_bytes(self.state_shapes(cfg))
 
     def work_bytes(self, cfg: Config, n: int = 1) -> int:
         """A generous estimate of ``n`` members' transient arrays in one iteration (the layers'

@@ -134,7 +134,8 @@ def _draw(spec: Any, field: str, rng: np.random.Generator) -> Any:
         raise SweepError(f"sweep field 'random.{field}': write one of {{uniform = [lo, hi]}}, "
                          "{log_uniform = [lo, hi]} or {choice = [a, b, ...]}")
     kind, args = next(iter(spec.items()))
-    if not isinstance(args, list) or not args or not all(isinstance(a, int | float) for a in args):
+    if not isinstance(args, list) or not args or not all(isinstance(a, int | float) and not isinstance(a, bool)
+                                                         for a in args):
         raise SweepError(f"sweep field 'random.{field}.{kind}': give a list of numbers")
     if kind == "choice":
         return args[int(rng.integers(len(args)))]
@@ -146,6 +147,11 @@ def _draw(spec: Any, field: str, rng: np.random.Generator) -> Any:
     if lo <= 0:
         raise SweepError(f"sweep field 'random.{field}.log_uniform' = {args}: bounds must be > 0")
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def _whole(v: Any) -> bool:
+    """A whole number (a boolean is not one)."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def expand(spec: Mapping[str, Any]) -> Sweep:
@@ -164,8 +170,11 @@ def expand(spec: Mapping[str, Any]) -> Sweep:
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > MAX_MEMBERS:
         raise SweepError(f"sweep field 'seeds' = {seeds}: at most {MAX_MEMBERS:,} members in one sweep; split it")
     seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(_whole(s) and s >= 0 for s in seeds):
         raise SweepError("sweep field 'seeds': give a positive count or a non-empty list of integers >= 0")
+    for k in ("seed", "eval_seed"):
+        if k in spec and not (_whole(spec[k]) and 0 <= spec[k] <= 2**32 - 1):
+            raise SweepError(f"sweep field '{k}' = {spec[k]!r}: give a whole number from 0 to 4294967295")
     schedule = spec.get("schedule", "grid")
     if schedule not in ("grid", "pbt"):
         raise SweepError(f"sweep field 'schedule' = {schedule!r}: choose grid or pbt")
@@ -186,7 +195,7 @@ def expand(spec: Mapping[str, Any]) -> Sweep:
             raise SweepError(f"sweep field 'grid.{k}': give a non-empty list of values")
     random = dict(spec.get("random", {}))
     draws = random.pop("draws", 1 if random else 0)
-    if not isinstance(draws, int) or draws < (1 if random else 0):
+    if not _whole(draws) or draws < (1 if random else 0):
         raise SweepError("sweep field 'random.draws': give a positive integer")
     for k in random:
         if k in STATIC_FIELDS or k not in TRACED:
@@ -245,6 +254,11 @@ def _pbt(spec: Mapping[str, Any], schedule: str, varied: Sequence[str]) -> PBT:
     for f in fields:
         if f not in TRACED:
             raise SweepError(f"sweep field 'pbt.fields': '{f}' is not a traced field; PBT perturbs only traced ones")
+    numbers = {k: spec[k] for k in ("every", "fraction", "envs") if k in spec} | {
+        f"perturb[{i}]": x for i, x in enumerate(spec.get("perturb", ()))}
+    for k, v in numbers.items():
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise SweepError(f"sweep field 'pbt.{k}' = {v!r}: give a number")
     pbt = PBT(int(spec.get("every", 2)), float(spec.get("fraction", 0.25)),
               tuple(float(x) for x in spec.get("perturb", (0.8, 1.25))), fields, int(spec.get("envs", 256)))
     if pbt.every < 1 or not 0.0 < pbt.fraction <= 0.5 or not pbt.perturb or min(pbt.perturb) <= 0 or pbt.envs < 1:
@@ -318,13 +332,13 @@ def _write_member(out: Path, m: Member, ts: TrainState, summary: Mapping[str, An
     mngr = checkpoint.manager(out)
     checkpoint.save(mngr, ts)
     mngr.close()
-    files.write_text(out / "summary.json", json.dumps(summary, indent=1))
+    files.write_text(out / "summary.json", files.dumps(summary, indent=1))
 
 
 def _append(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     with path.open("a") as f:
         for r in records:
-            f.write(json.dumps(r) + "\n")
+            f.write(files.dumps(r) + "\n")
 
 
 def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, progress: bool,
@@ -335,7 +349,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
     done = gdir / "done.json"
     if resume and done.is_file():
         log(f"[{group.name}] finished earlier: skipped")
-        return json.loads(done.read_text())
+        return files.read_record(done)
     gdir.mkdir(parents=True, exist_ok=True)
     cfg, n = group.cfg, len(group.members)
     cfgs = [m.cfg for m in group.members]
@@ -374,7 +388,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
         outcome = loop.run(prog, cfgs, [m.name for m in group.members], states, evaluator, ckpt=ckpt,
                            stop_on_divergence=False, diverged=diverged, between=between,
                            on_checkpoint=lambda step, d: files.write_text(
-                               status_file, json.dumps({"step": step, "diverged": d})),
+                               status_file, files.dumps({"step": step, "diverged": d})),
                            loggers=metric_loggers.make(kinds, gdir, group.name, to_json(cfg), single=False, jsonl=curves),
                            progress=progress, desc=group.name)
     finally:
@@ -395,7 +409,7 @@ def run_group(sweep: Sweep, group: Group, index: int, out: Path, resume: bool, p
                      **measured})
         _write_member(out / run_dir, mem, ts_i, loop.summary(mem.cfg, ts_i, ev, evaluator, outcome.last[i],
                                                              outcome.timing, status, sweep_group=group.name))
-    files.write_text(done, json.dumps(rows, indent=1))
+    files.write_text(done, files.dumps(rows, indent=1))
     gaps = [r["gap"] for r in rows if r["status"] == "ok"]
     log(f"[{group.name}] {n} members of {cfg.algo} on {cfg.scenario}: gap {100 * np.mean(gaps):.2f}% mean, "
         f"{100 * np.min(gaps):.2f}% best; {rate:.0f} agent-updates/s on {n_dev} device(s); {wall:.0f} s"
@@ -469,7 +483,7 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
                 per_group[i] = got
                 bar.update(1)
         rows = [r for i in sorted(per_group) for r in per_group[i]]
-    files.write_text(outp / "results.json", json.dumps(rows, indent=1))
+    files.write_text(outp / "results.json", files.dumps(rows, indent=1))
     files.write_csv(outp / "results.csv", rows)
     curves = []
     for g in plan.groups:

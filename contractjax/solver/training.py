@@ -121,7 +121,7 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
     summary = loop.summary(cfg, ts, ev, evaluator, done.last[0], done.timing,
                            seconds_total=time.perf_counter() - t_start, **done.energy)
     if outp is not None:
-        files.write_text(outp / "summary.json", json.dumps(summary, indent=1))
+        files.write_text(outp / "summary.json", files.dumps(summary, indent=1))
     summary["policy"] = Policy.from_state(cfg, ts)
     if progress:
         counts = summary["parameters"]
