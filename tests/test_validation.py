@@ -677,3 +677,43 @@ def test_values_beyond_float32_are_named_before_training_or_solving(tmp_path, ca
 
     with pytest.raises(files.InputError, match="field 'M' of environment 0 is 1e\\+308.*float32"):
         check_float32(files.load_envs(scenarios.get("dt"), big), "environments")
+
+
+def test_run_records_hold_no_nan_and_read_back(tmp_path) -> None:
+    """An undefined value (a gap with no feasible menu, a diverged member) is written as null, never
+    NaN, and read back as NaN; a CSV cell is left empty."""
+    rec = {"gap": float("nan"), "rows": [{"u": np.float64("inf"), "ok": 1.0}], "name": "x"}
+    files.write_text(tmp_path / "s.json", files.dumps(rec, indent=1))
+    text = (tmp_path / "s.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text and json.loads(text)["gap"] is None
+    back = files.read_record(tmp_path / "s.json")
+    assert math.isnan(back["gap"]) and math.isnan(back["rows"][0]["u"]) and back["rows"][0]["ok"] == 1.0
+    files.write_csv(tmp_path / "t.csv", [{"a": float("nan"), "b": 2.0}])
+    assert (tmp_path / "t.csv").read_text().splitlines()[1] == ",2.0"
+
+
+def test_odd_numbers_in_files_and_api_arguments(tmp_path, capsys, env_files) -> None:
+    """Integers beyond int64 are numbers, beyond float64 one line; seeds, dims and config of the
+    Python API are checked; a dangling link at --out is not replaced."""
+    record = json.loads(env_files["dt"].read_text())
+    n = len(record["fields"]["c"])
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(record | {"fields": record["fields"] | {"c": [10**30] * n}}).replace(
+        "1e+30", "1" + "0" * 30))
+    assert files.read(big)["fields"]["c"].dtype == np.float64
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps(record | {"fields": record["fields"] | {"c": [1] * n}}).replace(
+        '"c": [1', '"c": [1' + "0" * 400))
+    rc, err = run(capsys, "oracle", "--scenario", "dt", "--envs", str(huge), "--out", str(tmp_path / "o.json"))
+    assert rc == 2 and len(err) == 1 and "more digits than a float64" in err[0], err
+    for call, words in [(lambda: cj.sample_envs("dt", 3, seed=True), "argument 'seed'"),
+                        (lambda: cj.sample_envs("dt", 3, seed=2**64), "argument 'seed'"),
+                        (lambda: cj.sample_envs("dt", 3, dims=3), "argument 'dims'"),
+                        (lambda: cj.random_menus("dt", cj.sample_envs("dt", 2), seed="x"), "argument 'seed'"),
+                        (lambda: cj.solve(5, {}), "argument 'policy'")]:
+        with pytest.raises(files.InputError, match=words):
+            call()
+    link = tmp_path / "d.json"
+    link.symlink_to(tmp_path / "nowhere" / "x.json")
+    rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "2", "--out", str(link))
+    assert rc == 2 and "already exists" in err[0] and link.is_symlink()
