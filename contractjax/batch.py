@@ -303,13 +303,21 @@ def gap(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> flo
     Sums, not per-environment ratios, so that environments whose optimum is near zero do not
     dominate. NaN when no menu is feasible.
     """
-    u, r, f = (np.asarray(x) for x in (utility, reference, feasible))
+    try:
+        u, r = (np.asarray(x, np.float64) for x in (utility, reference))
+        f = np.asarray(feasible)
+    except (TypeError, ValueError):
+        raise InputError("arguments 'utility' and 'reference' must be arrays of numbers, 'feasible' of true/false "
+                         "(one entry per environment)") from None
     if not (u.ndim == r.ndim == f.ndim == 1 and len(u) == len(r) == len(f)):
         raise InputError(f"arguments 'utility', 'reference' and 'feasible' need one entry per environment each (got "
                          f"shapes {list(u.shape)}, {list(r.shape)}, {list(f.shape)})")
     f = f.astype(bool)
     if not f.any():
         return float("nan")
+    if not (np.all(np.isfinite(u[f])) and np.all(np.isfinite(r[f]))):
+        raise InputError("arguments 'utility' and 'reference' hold NaN or infinity where 'feasible' is true; give "
+                         "finite utilities")
     return gap_of_sums(float(np.sum(u[f])), float(np.sum(r[f])))
 
 

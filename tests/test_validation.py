@@ -549,6 +549,12 @@ def test_the_python_api_checks_its_arguments() -> None:
         (lambda: cj.random_menus("dt", {"M": envs["M"]}), "argument 'envs'"),
         (lambda: cj.greedy_menus("dt", envs), "no greedy baseline"),
         (lambda: cj.sample_envs("dt", True), "n = True"),
+        (lambda: cj.gap(["a"], ["b"], [True]), "arrays of numbers"),
+        (lambda: cj.gap([np.nan], [1.0], [True]), "NaN or infinity"),
+        (lambda: cj.train("dt", out=5, steps=1), "argument 'out'"),
+        (lambda: cj.train("dt", config=5), "argument 'config'"),
+        (lambda: cj.train("dt", resume=True, steps=1), "argument 'resume'"),
+        (lambda: cj.sweep(5, "x"), "argument 'spec'"),
     ]
     for call, words in cases:
         with pytest.raises(files.InputError) as e:

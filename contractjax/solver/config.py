@@ -16,6 +16,7 @@ Values are layered: algorithm defaults, a preset, a ``.json``/``.toml`` file, th
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -240,6 +241,8 @@ def make_config(preset: str = "quick", file: str | Path | None = None, given_by:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
+    if not isinstance(path, str | os.PathLike):
+        raise InputError(f"argument 'config' = {path!r}: give the path of a .toml or .json config file")
     return files.read_table(path, "config file", "Config fields")
 
 

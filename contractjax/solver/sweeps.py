@@ -438,7 +438,11 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     task on its own worker, restarted from its last checkpoint when the worker is lost."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     kinds = metric_loggers.parse(loggers)
-    data = read_spec(spec) if isinstance(spec, str | Path) else spec
+    if not isinstance(spec, str | os.PathLike | Mapping):
+        raise SweepError(f"argument 'spec' = {spec!r}: give a sweep file's path or a dict of sweep fields")
+    if not isinstance(out, str | os.PathLike):
+        raise SweepError(f"argument 'out' = {out!r}: give the path of a folder")
+    data = read_spec(spec) if isinstance(spec, str | os.PathLike) else spec
     plan = expand(data)
     outp = Path(out)
     try:

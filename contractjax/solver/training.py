@@ -11,6 +11,7 @@ checkpoint is kept.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +79,10 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
     ``csv``, ``tensorboard``, ``wandb``). One run is a population of one
     (:mod:`contractjax.solver.loop`)."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    if out is not None and not isinstance(out, str | os.PathLike):
+        raise RunError(f"argument 'out' = {out!r}: give the path of a folder")
+    if (resume or resume_from is not None) and out is None:
+        raise RunError("argument 'resume': give out, the folder of the run to continue")
     cfg = validate(cfg)
     kinds = metric_loggers.parse(loggers)
     prog = for_config(cfg)
