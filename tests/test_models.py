@@ -237,6 +237,7 @@ def _model(**kw) -> Model:
     (dict(allocation={"q": (0.0,)}), "pair (lo, hi)"),
     (dict(allocation={"q": (0.0, float("nan"))}), "bound nan must be a finite number"),
     (dict(allocation={"q": (5.0, 1.0)}), "lower bound must be below"),
+    (dict(defaults={"K": 5000, "a": (8.0, 12.0), "theta": (1.0, 2.0), "dirichlet": 1.0}), "default K=5000"),
     (dict(env_fields={"a": (), "theta": ("L",), "nu": ("K",)}), "dimension names"),
     (dict(oracle=lambda env, info="asymmetric": {"q": jnp.zeros(2), "t": jnp.zeros(3)}), "field 'q' of shape (2,)"),
     (dict(oracle=lambda env, info="asymmetric": {"q": jnp.zeros(3)}), "no field 't'"),

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import devices
-from contractjax.domain import InputError, check_setting, first_line
+from contractjax.domain import MAX_DIM, InputError, check_setting, first_line
 from contractjax.precision import as64, float64
 from contractjax.scenarios.base import FUNCTIONS, Scenario
 
@@ -48,8 +48,8 @@ def check(sc: Scenario) -> None:
         if k not in sc.domain:
             fail(f"domain has no interval for setting '{k}'; declare one next to its default")
         if k in sc.dims:
-            if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 1:
-                fail(f"default {k}={v!r}: a dimension's default is a whole number >= 1")
+            if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or not 1 <= v <= MAX_DIM:
+                fail(f"default {k}={v!r}: a dimension's default is a whole number in [1, {MAX_DIM}]")
             continue
         try:
             check_setting("default", k, v, v, sc.domain[k])
