@@ -266,8 +266,22 @@ def polish_menus(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or not 0 <= steps <= 2**31 - 1:
         raise InputError(f"polish steps = {steps!r}: give a whole number from 0 to 2,147,483,647 (e.g. 100)")
     steps = int(steps)
+    try:
+        space = sc.parameterization(param)
+    except ValueError as e:
+        raise InputError(f"argument 'param': {e}") from None
+    n, width = len(next(iter(envs.values()))), int(space.size(files.dims_of(sc, envs)))
+    if files.has_bool(actions):
+        raise InputError("argument 'actions': true/false is not a number; give numbers in [-1, 1]")
+    try:
+        a = np.asarray(actions, np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"argument 'actions': give an array of numbers of shape [{n}, {width}]") from None
+    if a.shape != (n, width) or not np.all(np.isfinite(a)):
+        raise InputError(f"argument 'actions': expected finite numbers of shape [{n}, {width}] (environments × the "
+                         f"'{param}' action size), got shape {list(a.shape)}")
     fn = _polish_fn(sc, param, steps)
-    out = float64(lambda: chunked(fn, as64(envs), jnp.asarray(actions, jnp.float64)))()
+    out = float64(lambda: chunked(fn, as64(envs), jnp.asarray(a)))()
     return _finite(out, f"the polished {sc.name} menus")
 
 

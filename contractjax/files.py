@@ -128,7 +128,7 @@ def _named(data: dict[str, Any], p: Path) -> dict[str, Any]:
 def _array(name: str, value: Any, source: str = "", numbers: bool = False) -> np.ndarray:
     """``value`` as a rectangular array; ``numbers``: of numbers, where true/false (JSON booleans,
     numpy bool arrays) and integers beyond float64 are refused rather than read as 1, 0 or inf."""
-    if numbers and _has_bool(value):
+    if numbers and has_bool(value):
         raise InputError(f"{source}field '{name}': true/false is not a number; give numbers")
     huge = InputError(f"{source}field '{name}': an integer with more digits than a float64 holds; give numbers "
                       "below 1.8e308")
@@ -159,12 +159,13 @@ def _kind(a: np.ndarray) -> str:
     return "true/false" if a.dtype.kind == "b" else "text" if a.dtype.kind in "US" else str(a.dtype)
 
 
-def _has_bool(value: Any) -> bool:
+def has_bool(value: Any) -> bool:
+    """Whether ``value`` holds true/false anywhere (booleans are not numbers)."""
     if isinstance(value, bool | np.bool_):
         return True
     if isinstance(value, np.ndarray):
         return value.dtype.kind == "b"
-    return isinstance(value, list | tuple) and any(_has_bool(v) for v in value)
+    return isinstance(value, list | tuple) and any(has_bool(v) for v in value)
 
 
 def _only_numbers(value: Any) -> bool:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contractjax as cj
-from contractjax import cli, domain, files, scenarios
+from contractjax import batch, cli, domain, files, scenarios
 from contractjax.domain import Interval
 from contractjax.solver import config
 from tests.conftest import ALL, TINY
@@ -555,6 +555,9 @@ def test_the_python_api_checks_its_arguments() -> None:
         (lambda: cj.train("dt", config=5), "argument 'config'"),
         (lambda: cj.train("dt", resume=True, steps=1), "argument 'resume'"),
         (lambda: cj.sweep(5, "x"), "argument 'spec'"),
+        (lambda: batch.polish_menus("dt", envs, "abc", 2), "argument 'actions'"),
+        (lambda: batch.polish_menus("dt", envs, np.zeros((4, 1)), 2), "got shape [4, 1]"),
+        (lambda: batch.polish_menus("dt", envs, np.zeros((4, 2)), 2, param="nope"), "argument 'param'"),
     ]
     for call, words in cases:
         with pytest.raises(files.InputError) as e:
