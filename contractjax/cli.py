@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -623,5 +624,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def entry() -> None:
+    """The ``contractjax`` command: :func:`main`, and after an interrupt an immediate exit — the
+    interpreter's teardown of XLA's and orbax's native threads crashed (SIGSEGV) after SIGTERM in
+    some runs, with every file already complete."""
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
