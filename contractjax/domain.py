@@ -130,7 +130,7 @@ def _numbers(value: Any) -> list[float] | None:
         elif isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
             return None
         else:
-            out.append(float(v))
+            out.append(float(v) if not isinstance(v, int) or v.bit_length() <= 1024 else (math.inf if v > 0 else -math.inf))
     return out
 
 
