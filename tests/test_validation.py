@@ -136,7 +136,7 @@ def test_cross_field_conditions_of_sampled_environments(tmp_path, capsys) -> Non
 def test_sizes_are_estimated_before_allocation(tmp_path, capsys) -> None:
     rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", str(10**13), "--out", str(tmp_path / "e.json"))
     assert rc == 2 and len(err) == 1 and "available" in err[0]
-    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "t"), "--set", "buffer=1e12")
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(tmp_path / "t"), "--set", "buffer=2e9")
     assert rc == 2 and len(err) == 1 and "buffer" in err[0] and "available" in err[0]
     assert not any(tmp_path.iterdir())
 

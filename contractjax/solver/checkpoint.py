@@ -62,11 +62,26 @@ def save(mngr: ocp.CheckpointManager, ts: TrainState, step: int | None = None) -
             mngr.save(step, args=ocp.args.Composite(**{k: ocp.args.StandardSave(v) for k, v in trees.items()}))
             mngr.wait_until_finished()
     except Exception as e:
-        for partial in where.glob(f"{step}.orbax-checkpoint-tmp*"):  # earlier checkpoints stay intact
-            shutil.rmtree(partial, ignore_errors=True)
+        discard_partial(mngr)
         if _full(e):
             raise OSError(errno.ENOSPC, f"No space left on device for checkpoint {step}", str(where)) from None
         raise
+
+
+def discard_partial(mngr: ocp.CheckpointManager) -> None:
+    """Remove checkpoints that were never finished (orbax's temporary folders; earlier checkpoints
+    stay intact)."""
+    for partial in Path(mngr.directory).glob("*.orbax-checkpoint-tmp*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def close(mngr: ocp.CheckpointManager) -> None:
+    """Close the manager (waiting for its writes) and remove what a failed write left."""
+    try:
+        with _quiet():
+            mngr.close()
+    finally:
+        discard_partial(mngr)
 
 
 #: Room beyond the arrays' own bytes that a checkpoint's metadata takes (about 150 KiB).

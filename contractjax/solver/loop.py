@@ -130,7 +130,7 @@ class Checkpoints:
         return checkpoint.restore(self.mngr, "state", like=states, step=step, fix=fix)[0]
 
     def close(self) -> None:
-        self.mngr.close()
+        checkpoint.close(self.mngr)
 
 
 def run(prog: Program, cfgs: Sequence[Config], names: Sequence[str], states: Any, evaluator: Evaluator, *,
