@@ -19,7 +19,7 @@ import numpy as np
 
 from contractjax import core, devices, files, limits, optim, scenarios
 from contractjax.devices import chunked, jit, vmapped
-from contractjax.domain import InputError, check_dims
+from contractjax.domain import INT32_MAX, SEED_MAX, InputError, check_dims, check_whole
 from contractjax.precision import as64, float64
 from contractjax.scenarios import Scenario, generic
 
@@ -115,10 +115,8 @@ def _draw(sc: Scenario, keys, n: int, dims: Mapping[str, int] | None, config: Ma
 
 
 def check_seed(seed: Any, what: str = "seed") -> int:
-    """A seed: a whole number from 0 to 2**32 - 1 (a PRNG key's range)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= 2**32 - 1:
-        raise InputError(f"argument '{what}' = {seed!r}: give a whole number from 0 to 4294967295")
-    return int(seed)
+    """A seed: a whole number in a PRNG key's range."""
+    return check_whole(seed, f"argument '{what}'", 0, SEED_MAX)
 
 
 def check_count(n: Any, what: str = "n") -> int:
@@ -263,9 +261,7 @@ def polish_menus(scenario: str | Scenario, envs: Mapping[str, Any], actions: Any
     is kept, so no environment gets worse than the policy's own menu."""
     sc = _scenario(scenario)
     envs = _envs(sc, envs)
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or not 0 <= steps <= 2**31 - 1:
-        raise InputError(f"polish steps = {steps!r}: give a whole number from 0 to 2,147,483,647 (e.g. 100)")
-    steps = int(steps)
+    steps = check_whole(steps, "polish steps", 0, INT32_MAX, " (e.g. 100)")
     try:
         space = sc.parameterization(param)
     except ValueError as e:

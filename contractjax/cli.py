@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from contractjax import batch, cluster, datasets, files, scenarios
-from contractjax.domain import check_dims
+from contractjax.domain import INT32_MAX, SEED_MAX, check_dims
 
 
 class _Parser(argparse.ArgumentParser):
@@ -576,11 +576,11 @@ def _actions(text: str) -> int:
 
 
 def _steps(text: str) -> int:
-    return _whole(text, 0, 2**31 - 1)  # an int32 loop bound in the compiled program
+    return _whole(text, 0, INT32_MAX)  # an int32 loop bound in the compiled program
 
 
 def _seed(text: str) -> int:
-    return _whole(text, 0, 2**32 - 1)
+    return _whole(text, 0, SEED_MAX)
 
 
 def _interrupted(signum: int, _frame: Any) -> None:

@@ -93,7 +93,7 @@ def check_setting(source: str, name: str, value: Any, default: Any, interval: In
     ``config field 'sampler'``)."""
     per_type = isinstance(default, list)
     where = f"{source} {name}={show(value)}"
-    flat = _numbers(value)
+    flat = numbers(value)
     if flat is None:
         raise InputError(f"{where}: give numbers, e.g. {name}={show(default)}")
     if per_type and default and not any(isinstance(v, tuple | list) for v in default):  # fixed values, one per type
@@ -118,12 +118,13 @@ def check_setting(source: str, name: str, value: Any, default: Any, interval: In
     return flat[0] if not per_type else [(flat[0], flat[0])]
 
 
-def _numbers(value: Any) -> list[float] | None:
+def numbers(value: Any) -> list[float] | None:
+    """Every number of a number or (nested) list of numbers as floats; ``None`` if anything else is in it."""
     items = value if isinstance(value, tuple | list) else [value]
     out: list[float] = []
     for v in items:
         if isinstance(v, tuple | list):
-            inner = _numbers(v)
+            inner = numbers(v)
             if inner is None:
                 return None
             out += inner
@@ -148,6 +149,22 @@ def check_settings(source: str, defaults: Mapping[str, Any], domain: Mapping[str
 
 #: Upper bound of a dimension (types per model): the models' matrices are ``K × K`` per environment.
 MAX_DIM = 4096
+#: Counts and indices run as int32 inside compiled programs (step counters, loop bounds); seeds
+#: are PRNG keys' 32-bit range; training and learned policies take values in float32.
+INT32_MAX, SEED_MAX = 2**31 - 1, 2**32 - 1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def is_whole(v: Any) -> bool:
+    """A whole number (Python or numpy integer; a boolean is not one)."""
+    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+
+
+def check_whole(v: Any, what: str, lo: int, hi: int, example: str = "") -> int:
+    """``v`` as an int if whole and in ``[lo, hi]``, else one line naming ``what``."""
+    if not is_whole(v) or not lo <= v <= hi:
+        raise InputError(f"{what} = {v!r}: give a whole number from {lo:,} to {hi:,}{example}")
+    return int(v)
 
 
 def check_dims(source: str, dims: Mapping[str, Any], known: tuple[str, ...] | None = None) -> dict[str, int]:
@@ -156,7 +173,7 @@ def check_dims(source: str, dims: Mapping[str, Any], known: tuple[str, ...] | No
     for k, v in dims.items():
         if known is not None and k not in known:
             raise InputError(f"{source} {k}={show(v)}: '{k}' is not a dimension here; give {', '.join(known)}")
-        flat = _numbers(v)
+        flat = numbers(v)
         ok = flat is not None and len(flat) == 1 and Interval(1, MAX_DIM, integer=True).holds(flat[0])
         if not ok:
             raise InputError(f"{source} {k}={show(v)}: {k} must be one whole number in [1, {MAX_DIM}]")

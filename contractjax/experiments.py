@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from contractjax import files
-from contractjax.domain import InputError
+from contractjax.domain import InputError, check_whole
 from contractjax.solver.algos import registry
 
 #: Settings per budget, applied to every member (over the preset named in ``preset``).
@@ -374,8 +374,8 @@ def run(exp_id: str, out: str | Path, budget: str = "quick", seeds: int | None =
     the same; series that set another model's sampler settings are refused in one line)."""
     from contractjax.solver.sweeps import MAX_MEMBERS, sweep
 
-    if seeds is not None and not (isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= MAX_MEMBERS):
-        raise InputError(f"seeds = {seeds!r}: give a whole number of seeds per series from 1 to {MAX_MEMBERS:,}")
+    if seeds is not None:
+        check_whole(seeds, "seeds", 1, MAX_MEMBERS, " seeds per series")
     started = time.perf_counter()
     exp = on_model(get(exp_id), scenario) if scenario is not None else get(exp_id)
     seeds = DEFAULT_SEEDS[budget] if seeds is None and budget in DEFAULT_SEEDS else seeds

@@ -26,7 +26,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractjax import files, scenarios
-from contractjax.domain import NON_NEGATIVE, POSITIVE, REAL, InputError, Interval, between, check_dims
+from contractjax.domain import (
+    FLOAT32_MAX,
+    INT32_MAX,
+    NON_NEGATIVE,
+    POSITIVE,
+    REAL,
+    SEED_MAX,
+    InputError,
+    Interval,
+    between,
+    check_dims,
+    numbers,
+)
 from contractjax.solver import diffusion
 from contractjax.solver.algos import registry
 
@@ -42,11 +54,8 @@ ACTORS = ("diffusion", "mlp")
 #: of a string field, or a callable giving them when checked (``algo``: the algorithms registered
 #: by then); ``None``: checked by :func:`validate` itself.
 Valid = Interval | tuple[str, ...] | Callable[[], tuple[str, ...]] | None
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: Counts and indices run as int32 inside the compiled program (the step counter, loop bounds).
-INT32_MAX = 2**31 - 1
 COUNT, INDEX = Interval(1.0, INT32_MAX, integer=True), Interval(0.0, INT32_MAX, integer=True)
-SEED = Interval(0.0, 2.0**32 - 1, integer=True)
+SEED = Interval(0.0, SEED_MAX, integer=True)
 
 
 def _field(kind: str, default: Any, doc: str, valid: Valid) -> Any:
@@ -375,7 +384,7 @@ def validate(cfg: Config) -> Config:
     except InputError as e:
         raise FieldError("sampler", str(e)) from None
     for k, v in cfg.sampler:  # the training program runs in float32
-        if any(abs(x) > FLOAT32_MAX for x in _flat_numbers(v)):
+        if any(abs(x) > FLOAT32_MAX for x in numbers(v) or []):
             raise FieldError("sampler", f"setting {k} = {v} is beyond the float32 range (±{FLOAT32_MAX:.3g}) in which "
                                         "training runs; give smaller values")
     try:
@@ -383,12 +392,6 @@ def validate(cfg: Config) -> Config:
     except InputError as e:
         raise FieldError("dims", str(e)) from None
     return cfg
-
-
-def _flat_numbers(v: Any) -> list[float]:
-    if isinstance(v, tuple | list):
-        return [x for item in v for x in _flat_numbers(item)]
-    return [float(v)] if isinstance(v, int | float) and not isinstance(v, bool) else []
 
 
 def to_json(cfg: Config) -> dict[str, Any]:

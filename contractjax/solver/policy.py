@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from contractjax import batch, files
-from contractjax.domain import InputError
+from contractjax.domain import FLOAT32_MAX, InputError
 from contractjax.solver import checkpoint, config, pruning
 from contractjax.solver.program import Stats, TrainState, for_config
 
@@ -80,10 +80,6 @@ class Policy:
                              "environment's values are beyond the model's arithmetic (extreme magnitudes: give other "
                              "environments), or the policy's parameters are damaged (retrain)")
         return menus
-
-
-#: The largest magnitude the float32 training program and policies can take in.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_float32(envs: Mapping[str, np.ndarray], what: str) -> None:

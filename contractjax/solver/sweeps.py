@@ -59,7 +59,7 @@ import numpy as np
 
 from contractjax import batch, files, limits
 from contractjax import cluster as ray_cluster
-from contractjax.domain import InputError
+from contractjax.domain import SEED_MAX, InputError, is_whole
 from contractjax.solver import checkpoint, loop
 from contractjax.solver import loggers as metric_loggers
 from contractjax.solver.algos import registry
@@ -149,11 +149,6 @@ def _draw(spec: Any, field: str, rng: np.random.Generator) -> Any:
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def _whole(v: Any) -> bool:
-    """A whole number (a boolean is not one)."""
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def expand(spec: Mapping[str, Any]) -> Sweep:
     """Every member of a sweep file, grouped by compiled program; errors name the field."""
     unknown = sorted(set(spec) - set(TOP_KEYS))
@@ -170,11 +165,11 @@ def expand(spec: Mapping[str, Any]) -> Sweep:
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > MAX_MEMBERS:
         raise SweepError(f"sweep field 'seeds' = {seeds}: at most {MAX_MEMBERS:,} members in one sweep; split it")
     seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
-    if not isinstance(seeds, list) or not seeds or not all(_whole(s) and s >= 0 for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(is_whole(s) and s >= 0 for s in seeds):
         raise SweepError("sweep field 'seeds': give a positive count or a non-empty list of integers >= 0")
     for k in ("seed", "eval_seed"):
-        if k in spec and not (_whole(spec[k]) and 0 <= spec[k] <= 2**32 - 1):
-            raise SweepError(f"sweep field '{k}' = {spec[k]!r}: give a whole number from 0 to 4294967295")
+        if k in spec and not (is_whole(spec[k]) and 0 <= spec[k] <= SEED_MAX):
+            raise SweepError(f"sweep field '{k}' = {spec[k]!r}: give a whole number from 0 to {SEED_MAX:,}")
     schedule = spec.get("schedule", "grid")
     if schedule not in ("grid", "pbt"):
         raise SweepError(f"sweep field 'schedule' = {schedule!r}: choose grid or pbt")
@@ -195,7 +190,7 @@ def expand(spec: Mapping[str, Any]) -> Sweep:
             raise SweepError(f"sweep field 'grid.{k}': give a non-empty list of values")
     random = dict(spec.get("random", {}))
     draws = random.pop("draws", 1 if random else 0)
-    if not _whole(draws) or draws < (1 if random else 0):
+    if not is_whole(draws) or draws < (1 if random else 0):
         raise SweepError("sweep field 'random.draws': give a positive integer")
     for k in random:
         if k in STATIC_FIELDS or k not in TRACED:
