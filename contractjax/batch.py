@@ -84,7 +84,7 @@ def sample_envs(scenario: str | Scenario, n: int, seed: int = 0, dims: Mapping[s
     check_count(n)
     check_seed(seed)
     return _draw(_scenario(scenario), lambda: jax.random.split(jax.random.PRNGKey(seed), n), n, dims, config,
-                 "sample fewer (--n) or smaller ones")
+                 "sample fewer (`n`) or smaller ones")
 
 
 def sample_range(scenario: str | Scenario, start: int, count: int, seed: int = 0,

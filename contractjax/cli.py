@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from contractjax import batch, cluster, datasets, files, scenarios
+from contractjax import batch, cluster, datasets, experiments, files, scenarios
 from contractjax.domain import INT32_MAX, SEED_MAX, check_dims
 
 
@@ -378,10 +379,11 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from contractjax import experiments
-
     if args.report:
-        path = experiments.report(args.report, args.report_out, overwrite=args.overwrite)
+        try:
+            path = experiments.report(args.report, args.report_out, overwrite=args.overwrite)
+        except files.InputError as e:  # the report's `out` is this command's --report-out
+            raise files.InputError(str(e).replace("`out`", "`report_out`")) from None
         print(f"wrote {path}")
         return
     if args.list:
@@ -519,10 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--report", metavar="RUNS", help="write docs/results.md from the experiment folders under RUNS")
     r.add_argument("--report-out", default="docs/results.md", help="where --report writes (default docs/results.md)")
     r.add_argument("--overwrite", action="store_true", help="let --report replace an existing --report-out")
-    r.add_argument("--budget", default="quick", choices=["quick", "paper", "tiny"],
-                   help="quick (default: minutes per panel on a 2-core CPU), paper (the papers' settings; GPU-sized) "
-                        "or tiny (seconds; a smoke test)")
-    r.add_argument("--seeds", type=_count, help="seeds per series (default: quick 2, paper 5, tiny 1)")
+    r.add_argument("--budget", default="quick", choices=list(experiments.BUDGETS),
+                   help="quick (default: minutes per panel on a 2-core CPU), full (the quick preset's 15,000 "
+                        "iterations, where the policies settle), paper (the papers' settings; GPU-sized) or tiny "
+                        "(seconds; a smoke test)")
+    r.add_argument("--seeds", type=_count, help="seeds per series (default: quick 2, full 2, paper 5, tiny 1)")
     r.add_argument("--out", help="output folder")
     r.add_argument("--resume", action="store_true", help="keep finished series, continue an interrupted one")
     r.add_argument("--scenario", help="run the experiment on another model (a name, model file or module), e.g. "
@@ -549,7 +552,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="then train the dt solver (default: the quick preset's iterations) and solve the "
                         "environments above with it (0: skip)")
     q.set_defaults(func=cmd_quickstart)
+    for c in sub.choices.values():  # each command's flags by argument name, for library messages
+        c.set_defaults(flags={a.dest: max(a.option_strings, key=len) for a in c._actions if a.option_strings})
     return p
+
+
+#: Python argument names whose command-line flag is spelled otherwise.
+ALIASES = {"path": "checkpoint", "step": "checkpoint_step", "runs": "report", "settings": "set", "loggers": "log",
+           "menus_path": "menus", "envs_path": "envs", "spec": "config"}
+_ARGUMENT = re.compile(r"`(\w+)(?:=([^`]*))?`")
+
+
+def in_flags(message: str, flags: Mapping[str, str]) -> str:
+    """A library message (which names Python arguments in backticks: `out`, `resume=True`) with
+    each argument the command has as its flag (``--out``, ``--resume``); others lose the backticks."""
+
+    def one(m: re.Match) -> str:
+        name, value = m.group(1), m.group(2)
+        flag = flags.get(ALIASES.get(name, name)) or flags.get(name)
+        if flag is None:
+            return m.group(0)[1:-1]
+        return flag if value in (None, "True") else f"{flag} {value.strip(chr(39) + chr(34))}"
+
+    return _ARGUMENT.sub(one, message)
 
 
 def _whole(text: str, lo: int, hi: int | None = None) -> int:
@@ -599,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             args.func(args)
     except files.InputError as e:
-        print(f"contractjax: error: {e}", file=sys.stderr)
+        print(f"contractjax: error: {in_flags(str(e), args.flags)}", file=sys.stderr)
         return 2
     except ModelCheckFailed as e:
         print(f"contractjax: {e}", file=sys.stderr)

@@ -39,7 +39,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise InputError("--cluster needs Ray: pip install -e \".[cluster]\" (or run without --cluster)") from None
+        raise InputError("`cluster` needs Ray: pip install -e \".[cluster]\" (or run without `cluster`)") from None
     return ray
 
 
@@ -57,9 +57,9 @@ def connect(address: str) -> Any:
             ray.init(address=address, configure_logging=False, log_to_driver=True)
     except (ConnectionError, ValueError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"--cluster '{address}': cannot connect ({first}); start one with 'ray start --head' and "
+        raise InputError(f"`cluster` '{address}': cannot connect ({first}); start one with 'ray start --head' and "
                          "pass its address (HOST:6379; with token authentication also RAY_AUTH_MODE=token and the "
-                         "head's token in ~/.ray/auth_token), or pass --cluster local") from None
+                         "head's token in ~/.ray/auth_token), or pass `cluster='local'`") from None
     return ray
 
 
@@ -70,14 +70,14 @@ def _reachable(address: str, timeout: float | None = None) -> None:
         return
     host, _, port = address.split("://", 1)[-1].rpartition(":")
     if not host or not port.isdigit():
-        raise InputError(f"--cluster '{address}': give HOST:PORT of a Ray head (e.g. 10.0.0.1:6379), auto or local")
+        raise InputError(f"`cluster` '{address}': give HOST:PORT of a Ray head (e.g. 10.0.0.1:6379), auto or local")
     wait = CONNECT_TIMEOUT if timeout is None else timeout
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=wait).close()
     except OSError as e:
-        raise InputError(f"--cluster '{address}': nothing answers at {host}:{port} within {wait:g} s "
+        raise InputError(f"`cluster` '{address}': nothing answers at {host}:{port} within {wait:g} s "
                          f"({e.strerror or type(e).__name__}); start a head with 'ray start --head' and pass its "
-                         "address, or pass --cluster local") from None
+                         "address, or pass `cluster='local'`") from None
 
 
 def running() -> bool:

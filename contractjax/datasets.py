@@ -112,7 +112,7 @@ class Dataset:
             raise InputError(f"'{self.root}' holds {self.index.get('kind')}, not {kind}; give a dataset of {kind}")
         if scenario is not None and self.index.get("scenario") != scenario.name:
             raise InputError(f"'{self.root}' holds '{self.index.get('scenario')}' {kind}, not '{scenario.name}'; "
-                             f"pass --scenario {self.index.get('scenario')}")
+                             f"pass `scenario='{self.index.get('scenario')}'`")
         if not self.index.get("complete"):
             raise InputError(f"'{self.root}' is unfinished ({len(self.done())} of {len(self.index['shards'])} shards); "
                              "run the command that writes it again to finish it")
@@ -160,11 +160,11 @@ def _begin(out: Path, plan: Record) -> Record:
     if (out / INDEX).is_file():
         old = _read_index(out)
         if not _same_plan(old, json.loads(json.dumps(plan))):
-            raise InputError(f"--out '{out}' holds another dataset ({old.get('kind')} of {old.get('scenario')}, "
+            raise InputError(f"`out` '{out}' holds another dataset ({old.get('kind')} of {old.get('scenario')}, "
                              f"n = {old.get('n')}); choose a new folder")
         return old
     if out.exists() and any(out.iterdir()):
-        raise InputError(f"--out '{out}' is a folder with other files; choose a new or empty folder")
+        raise InputError(f"`out` '{out}' is a folder with other files; choose a new or empty folder")
     files.write_text(out / INDEX, files.dumps(plan, indent=1))
     return plan
 
@@ -221,8 +221,8 @@ def _check_disk(out: Path, nbytes: int, what: str) -> None:
         anc = anc.parent
     free = shutil.disk_usage(anc).free
     if nbytes * 1.1 > free:
-        raise InputError(f"--out '{out}': {what} take about {_gb(nbytes)} on disk but '{anc}' has {_gb(free)} free; "
-                         "sample fewer (--n) or write elsewhere")
+        raise InputError(f"`out` '{out}': {what} take about {_gb(nbytes)} on disk but '{anc}' has {_gb(free)} free; "
+                         "sample fewer (`n`) or write elsewhere")
 
 
 def _gb(n: float) -> str:
@@ -280,7 +280,7 @@ def _finish(out: Path, index: Record, summary: Record) -> Record:
 def sample(sc: Scenario, n: int, seed: int, dims: Mapping[str, int], settings: Mapping[str, Any], out: str | Path,
            shard_size: int = SHARD, progress: bool = True, cluster: str | None = None) -> Record:
     """Draw ``n`` environments into a sharded dataset (resumable)."""
-    cfg = sc.settings(settings, "--set")
+    cfg = sc.settings(settings, "`settings`")
     d = {k: int(cfg[k]) for k in sc.dims} | dict(dims)
     outp = Path(out)
     _check_disk(outp, int(n) * batch.env_bytes(sc, d) // 4, f"{n} {sc.name} environments")
@@ -325,7 +325,7 @@ def evaluate(sc: Scenario, envs_path: str | Path, menus_path: str | Path, out: s
     src = Dataset(envs_path, "envs", sc)
     menus = Dataset(menus_path, "menus", sc)
     if menus.index.get("source", {}).get("id") != src.index.get("id") or menus.n != src.n:
-        raise InputError(f"--menus '{menus_path}' was not computed from --envs '{envs_path}' "
+        raise InputError(f"`menus_path` '{menus_path}' was not computed from `envs_path` '{envs_path}' "
                          f"({menus.n} menus for {src.n} environments); give the matching pair")
     _connect(cluster)
     outp = Path(out)

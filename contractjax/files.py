@@ -186,8 +186,8 @@ def load_envs(scenario: Scenario, path: str | os.PathLike) -> dict[str, np.ndarr
     name = data.get("scenario")
     if name is not None and name != scenario.name:
         raise InputError(
-            f"field 'scenario': file '{path}' holds '{name}' environments but --scenario is "
-            f"'{scenario.name}'; pass --scenario {name} or another file"
+            f"field 'scenario': file '{path}' holds '{name}' environments but `scenario` is "
+            f"'{scenario.name}'; pass `scenario='{name}'` or another file"
         )
     if "fields" not in data:
         raise InputError(f"field 'fields': file '{path}' has no 'fields'; write environments with 'contractjax sample-envs'")
@@ -258,7 +258,7 @@ def load_menus(scenario: Scenario, path: str | os.PathLike, env: Mapping[str, np
     name = data.get("scenario")
     if name is not None and name != scenario.name:
         raise InputError(f"{src}field 'scenario': the menus are for '{name}', not '{scenario.name}'; "
-                         f"pass --scenario {name} or another file")
+                         f"pass `scenario='{name}'` or another file")
     if "menus" not in data:
         raise InputError(f"{src}field 'menus' is missing; give a file written by 'contractjax oracle' or one "
                          "with a 'menus' object")
@@ -296,7 +296,7 @@ def validate_menus(scenario: Scenario, menus: Any, env: Mapping[str, np.ndarray]
 # ------------------------------------------------------------------------------------- writing
 
 
-def check_out(path: str | os.PathLike, overwrite: bool = False, flag: str = "--out") -> Path:
+def check_out(path: str | os.PathLike, overwrite: bool = False, flag: str = "`out`") -> Path:
     """An output file must be .json/.npz, new (unless ``overwrite``) and creatable: checked
     before any work."""
     p = Path(path)
@@ -305,12 +305,12 @@ def check_out(path: str | os.PathLike, overwrite: bool = False, flag: str = "--o
     if p.suffix.lower() not in (".json", ".npz"):
         raise InputError(f"{flag} '{p}': use a .json or .npz file name")
     if os.path.lexists(p) and not overwrite:  # a dangling link counts: writing would replace it
-        raise InputError(f"{flag} '{p}' already exists; choose another name or pass --overwrite")
+        raise InputError(f"{flag} '{p}' already exists; choose another name or pass `overwrite=True`")
     check_writable(p.parent, flag, p)
     return p
 
 
-def check_folder(path: str | os.PathLike, flag: str = "--out") -> Path:
+def check_folder(path: str | os.PathLike, flag: str = "`out`") -> Path:
     """An output folder: not a file, and creatable or writable (checked before any work)."""
     p = Path(path)
     if p.exists() and not p.is_dir():

@@ -37,5 +37,7 @@ MODEL = Model(
     payment="t",
     cost=cost,
     principal=principal,
+    roles=("buyer", "supplier"),  # figure axes: the buyer's utility, the supplier's
+    labels={"a": "value scale a", "theta": "marginal cost θ"},
     single_crossing=True,  # one type dimension, θ q has increasing differences, S concave: exact oracle
 )

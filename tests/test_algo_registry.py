@@ -42,7 +42,7 @@ def test_built_in_algorithms_keep_their_names_defaults_and_labels() -> None:
     assert config.ALGOS == registry.names() == tuple(BUILT_IN)
     assert config.ALGO_DEFAULTS == {name: d for name, (_, d) in BUILT_IN.items()}
     assert experiments.ALGO_LABELS == {name: label for name, (label, _) in BUILT_IN.items()}
-    assert experiments._PAPER_ALGOS == tuple(BUILT_IN)
+    assert experiments.catalog.paper_algos() == tuple(BUILT_IN)
     panel = experiments.EXPERIMENTS["dt-fig4"].panels[0]
     assert [s["algo"] for s in panel.series.values()][:len(BUILT_IN)] == list(BUILT_IN)
 

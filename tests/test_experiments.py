@@ -1,5 +1,6 @@
-"""The papers' experiments: every id expands into valid sweeps; one runs end to end (tiny budget)
-and writes a PNG, a CSV and a summary with the oracle beside each series."""
+"""The papers' experiments: shipped as files equal to the catalog they replaced, every id expands
+into valid sweeps; one runs end to end (tiny budget) and writes a PNG, a CSV and a summary with the
+oracle beside each series; every view, and a user's own experiment file on their own model."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from contractjax import cli, experiments
+from contractjax.domain import InputError
 from contractjax.solver import sweeps
 
 
@@ -18,8 +20,28 @@ def test_every_paper_figure_has_an_experiment() -> None:
     figures = {"dt": (3, 4, 5, 6, 7), "agent": (6, 7, 8, 9), "aigc": (4, 5, 6, 7, 8), "twin": (5, 6, 7, 8, 9, 10)}
     assert set(experiments.EXPERIMENTS) == {f"{p}-fig{n}" for p, ns in figures.items() for n in ns}
     for exp in experiments.EXPERIMENTS.values():
-        assert all(panel.view in experiments.VIEWS for panel in exp.panels)
+        assert all(type(panel.view) in experiments.VIEWS.values() for panel in exp.panels)
         assert all(panel.reuse is None or panel.reuse < i for i, panel in enumerate(exp.panels))
+
+
+def _canonical(exp: experiments.Experiment) -> dict:
+    view = lambda v, k, default: getattr(v, k, default)  # noqa: E731
+    return json.loads(json.dumps({
+        "id": exp.id, "paper": exp.paper, "figure": exp.figure, "scenario": exp.scenario, "claim": exp.claim,
+        "references": list(exp.references), "notes": list(exp.notes),
+        "panels": [{"title": p.title, "view": p.view.name, "series": p.series, "points": view(p.view, "points", {"": {}}),
+                    "x": view(p.view, "x", ""), "by": view(p.view, "by", ""), "states": view(p.view, "states", 3),
+                    "reuse": p.reuse} for p in exp.panels]}))
+
+
+def test_the_shipped_experiment_files_are_the_catalog_they_replaced() -> None:
+    """tests/data/paper_experiments.json is the 20 experiments as they were written in Python before
+    they became files (series, views, points, settings): the files give the same panels, so the
+    same sweeps and outputs."""
+    before = json.loads((Path(__file__).parent / "data" / "paper_experiments.json").read_text())
+    assert set(before) == set(experiments.EXPERIMENTS)
+    for exp_id, exp in experiments.EXPERIMENTS.items():
+        assert _canonical(exp) == before[exp_id], exp_id
 
 
 @pytest.mark.parametrize("exp_id", list(experiments.EXPERIMENTS))
@@ -101,15 +123,15 @@ def test_every_view_from_one_trained_series(tmp_path, monkeypatch) -> None:
     """bars, lines, contracts and energy evaluate an earlier panel's trained policies (``reuse``)
     at fresh held-out points beside the oracle; every view lands in the CSVs, the figure and the
     summary."""
-    from contractjax.experiments import Experiment, Panel, _grid
+    from contractjax.experiments import Bars, Contracts, Energy, Experiment, Lines, Panel, grid
 
+    series = {"diffusion SAC": {"algo": "diffusion_sac", "sampler": {"vartheta": (10.0, 15.0)}}}
     exp = Experiment("t-views", "test", "Fig. 0", "dt", "none", (
-        Panel("curves", {"diffusion SAC": {"algo": "diffusion_sac", "sampler": {"vartheta": (10.0, 15.0)}}}),
-        Panel("bars", {"diffusion SAC": {}}, view="bars", reuse=0),
-        Panel("lines", {"diffusion SAC": {}}, view="lines", points=_grid("vartheta", (10, 15), "c", (25, 35)),
-              x="vartheta", by="c", reuse=0),
-        Panel("contracts", {"diffusion SAC": {}}, view="contracts", states=2, reuse=0),
-        Panel("energy", {"diffusion SAC": {}}, view="energy", reuse=0)))
+        Panel("curves", series),
+        Panel("bars", series, Bars(), reuse=0),
+        Panel("lines", series, Lines(grid("vartheta", (10, 15), "c", (25, 35)), x="vartheta", by="c"), reuse=0),
+        Panel("contracts", series, Contracts(states=2), reuse=0),
+        Panel("energy", series, Energy(), reuse=0)))
     monkeypatch.setitem(experiments.EXPERIMENTS, exp.id, exp)
     summary = experiments.run(exp.id, tmp_path / "v", "tiny", progress=False)
     assert len(list((tmp_path / "v" / "panels").iterdir())) == 1  # trained once
@@ -173,3 +195,52 @@ reuse = 0
     assert cli.main(["reproduce", str(tmp_path / "bad.toml"), "--budget", "tiny", "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown key 'algo'" in err[0] and not (tmp_path / "b").exists(), err
+
+
+BAD_PANELS = [
+    ('algos = ["td3"]\nx = "a"', "key 'x' does not apply to view curves"),
+    ('view = "bars"\nreuse = 0\nalgos = ["td3"]', "panel 2: a panel that reuses another trains nothing"),
+    ('view = "curves"\nreuse = 0', "panel 2: reuse evaluates trained policies"),
+    ('view = "lines"\nreuse = 0\ngrid = { x = "a", values = ["8"] }', "grid values must be a list of numbers"),
+    ('view = "lines"\nreuse = 0\ngrid = { x = "a", values = [8.0], by = "theta" }', "give by and by_values together"),
+    ('view = "lines"\nreuse = 0\ngrid = { x = "zeta", values = [8.0] }', "'zeta' is not a sampler setting"),
+    ('view = "lines"\nreuse = 0\npoints = { low = { a = 8.0 } }', "view lines: give x ="),
+    ('view = "bars"\nreuse = 0\npoints = { low = { a = -1.0 } }', "evaluation point 'low'"),
+    ('view = "contracts"\nreuse = 0\nstates = 0', "states = 0"),
+    ('view = "contracts"\nreuse = 5', "reuse must name an earlier panel"),
+    ('algos = "all"', 'algos must be "paper" or a list'),
+    ('algos = ["td3"]\nseries.TD3 = { algo = "td3" }', "series 'TD3' is given twice"),
+    ('view = "pie"\nreuse = 0', "view = 'pie'"),
+]
+
+
+@pytest.mark.parametrize(("panel", "message"), BAD_PANELS)
+def test_a_bad_experiment_file_is_one_line_naming_the_key(tmp_path, panel: str, message: str) -> None:
+    model = Path(__file__).resolve().parents[1] / "examples" / "screening.py"
+    f = tmp_path / "bad.toml"
+    f.write_text(f'scenario = "{model}"\n[[panels]]\nalgos = ["td3"]\n[[panels]]\n{panel}\n')
+    with pytest.raises(InputError) as e:
+        experiments.load_file(f)
+    assert message in str(e.value) and str(f) in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_references_must_be_known_and_defined_by_the_model(tmp_path) -> None:
+    model = Path(__file__).resolve().parents[1] / "examples" / "screening.py"
+    for refs, message in ((["greedy"], "model 'screening' defines no greedy_menu"), (["best"], "'best' is unknown")):
+        (tmp_path / "r.toml").write_text(f'scenario = "{model}"\nreferences = {json.dumps(refs)}\n'
+                                         '[[panels]]\nalgos = ["td3"]\n')
+        with pytest.raises(InputError, match=message):
+            experiments.load_file(tmp_path / "r.toml")
+
+
+def test_figures_name_the_models_roles_and_settings() -> None:
+    """What a plot says about a model comes from the model (roles, labels), for any model."""
+    from contractjax import scenarios
+    from contractjax.experiments.views import Look
+
+    dt = Look.of(scenarios.get("dt"))
+    assert dt.utility() == "DT server's utility (mean over held-out envs)"
+    assert dt.utility(agents=True).startswith("IIoT device's") and dt.setting("vartheta").endswith("ϑ")
+    screening = Look.of(scenarios.get(str(Path(__file__).resolve().parents[1] / "examples" / "screening.py")))
+    assert screening.principal == "buyer" and screening.setting("a") == "value scale a"
+    assert screening.setting("nu") == "nu"  # a setting without words is shown by its name

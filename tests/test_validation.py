@@ -726,3 +726,43 @@ def test_odd_numbers_in_files_and_api_arguments(tmp_path, capsys, env_files) -> 
     link.symlink_to(tmp_path / "nowhere" / "x.json")
     rc, err = run(capsys, "sample-envs", "--scenario", "dt", "--n", "2", "--out", str(link))
     assert rc == 2 and "already exists" in err[0] and link.is_symlink()
+
+
+def test_the_library_names_arguments_and_the_command_line_names_flags(tmp_path, capsys) -> None:
+    """One message, two audiences: the Python API names the argument a user passed (`path`,
+    `resume=True`), the command line the flag they typed (--checkpoint, --resume)."""
+    envs = tmp_path / "e.json"
+    assert run(capsys, "sample-envs", "--scenario", "dt", "--n", "2", "--out", str(envs))[0] == 0
+    with pytest.raises(domain.InputError) as e:
+        cj.solve(tmp_path / "nothing", cj.sample_envs("dt", 2))
+    assert "`path`" in str(e.value) and "--" not in str(e.value)
+    rc, err = run(capsys, "solve", "--checkpoint", str(tmp_path / "nothing"), "--envs", str(envs), "--out",
+                  str(tmp_path / "m.json"))
+    assert rc == 2 and f"--checkpoint '{tmp_path / 'nothing'}'" in err[0] and "`" not in err[0], err
+    cj.sweep({"scenario": "dt", "set": dict(TINY, steps=10)}, tmp_path / "s", progress=False)
+    with pytest.raises(domain.InputError, match=r"`out` .* pass `resume=True`"):
+        cj.sweep({"scenario": "dt", "set": dict(TINY, steps=10)}, tmp_path / "s", progress=False)
+    (tmp_path / "s.json").write_text(json.dumps({"scenario": "dt", "set": dict(TINY, steps=10)}))
+    rc, err = run(capsys, "sweep", "--config", str(tmp_path / "s.json"), "--out", str(tmp_path / "s"))
+    assert rc == 2 and "--out" in err[-1] and "--resume" in err[-1] and "`" not in err[-1], err
+
+
+def test_no_library_message_names_a_command_line_flag() -> None:
+    """Outside cli.py, a raised message names Python arguments (in backticks, which the command
+    line turns into its flags); a flag appears only inside a quoted command (contractjax ..., ray ...)."""
+    import ast
+    import re
+
+    root = Path(cj.__file__).parent
+    found = []
+    for f in root.rglob("*.py"):
+        if f.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                for c in ast.walk(node.exc):
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str):
+                        text = re.sub(r"(contractjax|ray) [^;)']*", "", c.value)
+                        if re.search(r"--[a-z]", text):
+                            found.append(f"{f.relative_to(root)}:{node.lineno}: {c.value}")
+    assert not found, found

@@ -72,6 +72,10 @@ class Scenario:
         ``menu_allocation`` are its pieces the generic oracles work with (warm starts, polish).
       warm_oracle: ``(env, menu) -> menu``; a search-based asymmetric oracle with the given menu's
         allocation among its starts (``oracle --warm-start``: a learned policy's menus).
+      roles: what the model calls the principal and the agents (figure axes, e.g. ``("DT server",
+        "IIoT device")``).
+      labels: a setting's or field's name in words, with its unit where it has one (figure axes,
+        e.g. ``{"eta": "loss aversion η"}``); a name not listed is shown as it is.
     """
 
     name: str
@@ -103,6 +107,12 @@ class Scenario:
     allocation_menu: Callable[[Env, Array], Menu] | None = None  # x[F, K] -> the least-paid menu
     menu_allocation: Callable[[Menu], Array] | None = None  # menu -> x[F, K]
     warm_oracle: Callable[[Env, Menu], Menu] | None = None
+    roles: tuple[str, str] = ("principal", "agent")
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def label(self, name: str) -> str:
+        """A setting or field in words (:attr:`labels`), else its name."""
+        return self.labels.get(name, name)
 
     @property
     def parameterizations(self) -> dict[str, Parameterization]:

@@ -77,6 +77,8 @@ class Model:
         surplus and ironing, :func:`generic.ironed_oracle`); ``check-model`` verifies it.
       sample, state, oracle, principal_utility, paper_reward, check, greedy_menu: optional
         overrides with the :class:`Scenario` signatures.
+      roles / labels: what the model calls the principal and the agents, and settings in words
+        (figure axes; :class:`Scenario`).
       source: where the model was loaded from (set by the loader).
     """
 
@@ -100,6 +102,8 @@ class Model:
     paper_reward: Callable[[Env, Menu, Array], Array] | None = None
     check: Callable[[Mapping[str, np.ndarray]], None] | None = None
     greedy_menu: Callable[[Env], Menu] | None = None
+    roles: tuple[str, str] = ("principal", "agent")
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def scenario(self) -> Scenario:
         """The derived :class:`Scenario` (checked: :func:`validate`)."""
@@ -146,6 +150,10 @@ def validate(m: Model) -> None:
             need(f in m.defaults or f == m.probabilities or f in m.dims,
                  f"defaults has no setting for field '{f}' (the derived sampler draws each field from its setting); "
                  "add one or give your own sample")
+    need(isinstance(m.roles, tuple | list) and len(m.roles) == 2 and all(isinstance(r, str) for r in m.roles),
+         f"roles={m.roles!r} must be two names: the principal's and the agents', e.g. ('buyer', 'seller')")
+    need(isinstance(m.labels, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.labels.items()),
+         "labels must map setting names to words, e.g. {'a': 'value scale a'}")
     if m.single_crossing:
         need(len(tshape) == 1 and len(m.allocation) == 1,
              "single_crossing needs one type dimension and one allocation field")
@@ -276,6 +284,7 @@ def _derive(m: Model) -> Scenario:
             "allocations with least payments, no implementability repair")},
         model=m, economics=eco, allocation_menu=paid, menu_allocation=alloc_of,
         warm_oracle=None if m.single_crossing or m.oracle is not None else warm_oracle,
+        roles=tuple(m.roles), labels=dict(m.labels),
     )
 
 

@@ -125,7 +125,7 @@ def _restore(mngr: ocp.CheckpointManager, step: int, item: str, like: Any = None
 
 
 def restore(mngr: ocp.CheckpointManager, item: str, like: Any = None, step: int | None = None,
-            fix: str = "rerun with --resume-from {step}") -> tuple[Any, int]:
+            fix: str = "rerun with `resume_from={step}`") -> tuple[Any, int]:
     """The ``item`` (``state`` or ``policy``) of checkpoint ``step`` (default: the latest) and its
     step; a damaged checkpoint is a :class:`CheckpointError` naming the newest intact one and
     ``fix`` (formatted with its step)."""

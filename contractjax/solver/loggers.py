@@ -138,10 +138,10 @@ def parse(kinds: str | Sequence[str] | None) -> tuple[str, ...]:
     names = [k.strip() for k in (kinds.split(",") if isinstance(kinds, str) else kinds or ()) if k.strip()]
     for k in names:
         if k not in KINDS:
-            raise InputError(f"--log {k!r} is unknown; choose among {', '.join(KINDS)} (comma-separated)")
+            raise InputError(f"`loggers` {k!r} is unknown; choose among {', '.join(KINDS)} (comma-separated)")
         module = EXTRAS.get(k)
         if module is not None and importlib.util.find_spec(module) is None:
-            raise InputError(f"--log {k} needs the {k} extra: pip install -e \".[{k}]\"")
+            raise InputError(f"`loggers` {k} needs the {k} extra: pip install -e \".[{k}]\"")
     return tuple(dict.fromkeys(["jsonl", *names]))
 
 

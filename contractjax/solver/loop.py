@@ -123,7 +123,7 @@ class Checkpoints:
         else:
             checkpoint.save(self.mngr, states, step)
 
-    def restore(self, states: Any, step: int | None = None, fix: str = "rerun with --resume-from {step}") -> Any:
+    def restore(self, states: Any, step: int | None = None, fix: str = "rerun with `resume_from={step}`") -> Any:
         if self.single:
             ts, _ = checkpoint.restore(self.mngr, "state", like=member(states, 0), step=step, fix=fix)
             return stack([ts])

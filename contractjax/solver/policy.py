@@ -98,7 +98,7 @@ def read_config(root: Path) -> config.Config:
     try:
         data = json.loads(f.read_text())
     except OSError as e:
-        raise InputError(f"'{f}' cannot be read ({e.strerror}); give the --out folder of 'contractjax train'") from None
+        raise InputError(f"'{f}' cannot be read ({e.strerror}); give the output folder of a training run") from None
     except ValueError as e:
         raise InputError(f"'{f}' is damaged ({e}); restore it or retrain") from None
     if not isinstance(data, dict):
@@ -115,14 +115,14 @@ def load(path: str | Path, step: int | None = None) -> Policy:
     if root.name == "checkpoints" and not (root / "checkpoints").is_dir():  # the checkpoints/ folder itself
         root = root.parent
     if not (root / "config.json").is_file() or not (root / "checkpoints").is_dir():
-        raise InputError(f"--checkpoint '{path}' is not a training output folder (config.json and checkpoints/); "
-                         "give the --out folder of 'contractjax train'")
+        raise InputError(f"`path` '{path}' is not a training output folder (config.json and checkpoints/); "
+                         "give the output folder of a training run")
     cfg = read_config(root)
     mngr = checkpoint.manager(root, create=False)
     try:
-        got, _ = checkpoint.restore(mngr, "policy", step=step, fix="pass --checkpoint-step {step}")
+        got, _ = checkpoint.restore(mngr, "policy", step=step, fix="pass `step={step}`")
     except checkpoint.CheckpointError as e:
-        raise InputError(f"--checkpoint: {e}") from None
+        raise InputError(f"`path`: {e}") from None
     finally:
         mngr.close()
     try:
@@ -130,12 +130,12 @@ def load(path: str | Path, step: int | None = None) -> Policy:
         params = jax.tree.map(np.asarray, got["target" if cfg.eval_actor == "target" else "actor"])
         pol = Policy(cfg, params, masks, np.asarray(got["obs_mean"]), np.asarray(got["obs_std"]))
     except (KeyError, TypeError) as e:
-        raise InputError(f"--checkpoint '{path}': the saved policy is damaged (missing {e}); retrain") from None
+        raise InputError(f"`path` '{path}': the saved policy is damaged (missing {e}); retrain") from None
     expected = for_config(cfg).state_shapes(cfg).agent.actor.params
     same = jax.tree.structure(expected) == jax.tree.structure(params) and all(
         np.shape(a) == b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected), strict=True))
     if not same:
-        raise InputError(f"--checkpoint '{path}': the saved actor does not have the shapes its config.json describes "
+        raise InputError(f"`path` '{path}': the saved actor does not have the shapes its config.json describes "
                          "(was config.json edited?); restore the run's own config.json or retrain")
     return pol
 

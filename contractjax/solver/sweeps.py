@@ -447,11 +447,12 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
     saved = outp / "sweep.json"
     if resume:
         if not saved.is_file():
-            raise SweepError(f"--resume: '{outp}' holds no earlier sweep (sweep.json); drop --resume")
+            raise SweepError(f"`resume=True`: '{outp}' holds no earlier sweep (sweep.json); drop `resume=True`")
         if json.loads(saved.read_text()) != json.loads(json.dumps(data)):
-            raise SweepError(f"--resume: the sweep in '{outp}' used another sweep file; resume with the same one")
+            raise SweepError(f"`resume=True`: the sweep in '{outp}' used another sweep specification; resume with "
+                             "the same one")
     elif outp.exists() and any(outp.iterdir()):
-        raise SweepError(f"--out '{outp}' already holds files; pass --resume or choose a new folder")
+        raise SweepError(f"`out` '{outp}' already holds files; pass `resume=True` or choose a new folder")
     for g in plan.groups:
         prog = for_config(g.cfg)
         n = len(g.members) + (-len(g.members) % devices_for(len(g.members)))
@@ -463,7 +464,7 @@ def sweep(spec: str | Path | Mapping[str, Any], out: str | Path, resume: bool = 
         outp.mkdir(parents=True, exist_ok=True)
         files.write_text(saved, json.dumps(data, indent=1))
     except OSError as e:
-        raise SweepError(f"--out '{outp}' cannot be written ({e.strerror}); choose a writable folder") from None
+        raise SweepError(f"`out` '{outp}' cannot be written ({e.strerror}); choose a writable folder") from None
     log(f"sweep: {len(plan.members)} members in {len(plan.groups)} compiled group(s) "
         f"({', '.join(f'{g.name}: {len(g.members)}' for g in plan.groups)})")
     rows: list[dict[str, Any]] = []

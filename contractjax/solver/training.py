@@ -49,24 +49,24 @@ def prepare_out(out: Path, cfg: Config, resume: bool) -> None:
         raise RunError(str(e)) from None
     if resume:
         if not saved.is_file() or not (out / "checkpoints").is_dir():
-            raise RunError(f"--resume: '{out}' holds no earlier run (config.json and checkpoints/); drop --resume")
+            raise RunError(f"`resume=True`: '{out}' holds no earlier run (config.json and checkpoints/); drop `resume=True`")
         try:
             old = read_config(out)
         except ValueError as e:
-            raise RunError(f"--resume: {e}") from None
+            raise RunError(f"`resume=True`: {e}") from None
         new_json, old_json = to_json(cfg), to_json(old)
         changed = [f for f in new_json if f != "steps" and old_json[f] != new_json[f]]
         if changed:
-            raise RunError(f"--resume: the run in '{out}' used other values of {', '.join(changed)}; "
-                           "resume with the same config (only --steps may change)")
+            raise RunError(f"`resume=True`: the run in '{out}' used other values of {', '.join(changed)}; "
+                           "resume with the same config (only `steps` may change)")
         return  # config.json takes the new steps once the checkpoint is known to be before them
     if out.exists() and any(out.iterdir()):
-        raise RunError(f"--out '{out}' already holds files; pass --resume to continue that run or choose a new folder")
+        raise RunError(f"`out` '{out}' already holds files; pass `resume=True` to continue that run or choose a new folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         files.write_text(saved, json.dumps(to_json(cfg), indent=1))
     except OSError as e:
-        raise RunError(f"--out '{out}' cannot be written ({e.strerror}); choose a writable folder") from None
+        raise RunError(f"`out` '{out}' cannot be written ({e.strerror}); choose a writable folder") from None
 
 
 def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progress: bool = True,
@@ -98,15 +98,15 @@ def run(cfg: Config, out: str | Path | None = None, resume: bool = False, progre
     ckpt = loop.Checkpoints(outp, single=True) if outp is not None else None
     if ckpt is not None and (resume or resume_from is not None):
         if not ckpt.steps():
-            log(f"[{cfg.scenario}] --resume: '{outp}' has no checkpoint yet; starting from iteration 0")
+            log(f"[{cfg.scenario}] resuming: '{outp}' has no checkpoint yet; starting from iteration 0")
         else:
             try:
                 states = ckpt.restore(states, resume_from)
             except checkpoint.CheckpointError as e:
-                raise RunError(f"--resume: {e}") from None
+                raise RunError(f"`resume=True`: {e}") from None
     step = int(np.asarray(states.step)[0])
     if step > cfg.steps:
-        raise RunError(f"--steps {cfg.steps}: the run in '{outp}' is already at iteration {step}; give --steps >= {step}")
+        raise RunError(f"`steps` {cfg.steps}: the run in '{outp}' is already at iteration {step}; give `steps` >= {step}")
     if outp is not None and read_config(outp).steps != cfg.steps:
         files.write_text(outp / "config.json", json.dumps(to_json(cfg), indent=1))
     evaluator = Evaluator(prog, cfg.eval_envs, eval_seed(cfg))
