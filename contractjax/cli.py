@@ -243,7 +243,7 @@ def _quick_train(out: Path, steps: int | None, seed: int, n: int) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from contractjax import solver
-    from contractjax.solver import loggers
+    from contractjax.solver import config, loggers
     from contractjax.solver.policy import read_config
     from contractjax.solver.training import RunError
 
@@ -260,18 +260,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     resuming = args.resume or args.resume_from is not None
     if resuming and not args.out:
         raise files.InputError("--resume: give --out, the folder of the run to continue")
-    if resuming and args.steps is None and (Path(args.out) / "config.json").is_file():
+    preset_steps = args.preset is not None and "steps" in config.PRESETS[args.preset]
+    if resuming and args.steps is None and not preset_steps and (Path(args.out) / "config.json").is_file():
         try:  # continue to the run's own end unless --steps says otherwise
             overrides["steps"] = read_config(Path(args.out)).steps
         except ValueError as e:
             raise files.InputError(f"--resume: {e}") from None
-    cfg = solver.make_config(args.preset, args.config, given_by="--set", **overrides)
+    cfg = solver.make_config(args.preset or "quick", args.config, given_by="--set", **overrides)
     if resuming and (Path(args.out) / "config.json").is_file():
         # the run's own config, with only what was given here over it (a real change is refused below)
-        from contractjax.solver import config
-
         saved = config.to_json(read_config(Path(args.out)))
-        given = (config.read_config_file(args.config) if args.config else {}) | {
+        named = set(config.PRESETS[args.preset]) | set(config.PRESET_ALGO.get((args.preset, cfg.algo), {})) \
+            if args.preset else set()
+        preset = {k: v for k, v in config.to_json(cfg).items() if k in named}
+        given = preset | (config.read_config_file(args.config) if args.config else {}) | {
             k: v for k, v in overrides.items() if v is not None}
         cfg = config.validate(config.coerce(saved | given))
     if args.out:
@@ -479,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--scenario", required=True, help=model_help)
     algos = [f"{a} (default)" if a == Config.algo else a for a in registry.names()]  # read when the parser is built
     t.add_argument("--algo", help=f"{', '.join(algos[:-1])} or {algos[-1]}" if len(algos) > 1 else "".join(algos))
-    t.add_argument("--preset", default="quick", choices=["quick", "long", "paper"],
+    t.add_argument("--preset", choices=["quick", "long", "paper"],
                    help="quick (default: minutes on a laptop CPU), long (4x the iterations) or paper (the papers' "
                         "hyperparameters)")
     t.add_argument("--config", help="config file (.json or .toml) of Config fields, applied over the preset")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -244,6 +245,9 @@ def _model(**kw) -> Model:
     (dict(state=lambda env: jnp.zeros((2, 2))), "1-D"),
     (dict(cost=lambda env, type, item: type["kappa"] * item["q"]), "fails on an environment"),
     (dict(single_crossing=True, allocation={"q": (0.0, 1.0), "r": (0.0, 1.0)}), "one allocation field"),
+    (dict(cost=lambda env, type, item: sys.exit(3)), "exits (sys.exit(3))"),
+    (dict(roles=("buyer",)), "roles=('buyer',) must be two names"),
+    (dict(labels={"a": 3}), "labels must map setting names to words"),
 ])
 def test_register_refuses_a_broken_model_in_one_line(change, words):
     with pytest.raises(InputError) as e:
@@ -272,6 +276,7 @@ def test_full_form_module_works_from_outside(tmp_path):
     ("x = 1\n", "defines no models"),
     ("import nonexistent_package_xyz\n", "fails to import: ModuleNotFoundError"),
     ("def f(:\n", "fails to import: SyntaxError"),
+    ("import sys\nsys.exit(3)\n", "exits while being imported (sys.exit(3))"),
 ])
 def test_bad_model_files(tmp_path, text, words):
     (tmp_path / "m.py").write_text(text)

@@ -322,6 +322,9 @@ def test_resume_keeps_config_and_summary_in_step(tmp_path, capsys) -> None:
     rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(out), "--resume", "--steps", "40", "--quiet",
                   "--set", "batch=64")
     assert rc == 2 and len(err) == 1 and "batch" in err[0], err
+    # a preset named on resume is part of what was given: one that differs from the run's is refused
+    rc, err = run(capsys, "train", "--scenario", "dt", "--out", str(out), "--resume", "--quiet", "--preset", "long")
+    assert rc == 2 and len(err) == 1 and "actor_lr" in err[0] and "--resume" in err[0], err
 
 
 def test_solve_never_writes_non_finite_menus(tmp_path) -> None:

@@ -164,6 +164,10 @@ def _import_file(path: Path) -> ModuleType:
     except Exception as e:  # the user's code: one line naming the file and the error
         del sys.modules[name]
         raise InputError(f"model file '{path}' fails to import: {type(e).__name__}: {first_line(e)}") from None
+    except SystemExit as e:  # a script's exit, run on import: the model cannot be loaded, say so
+        del sys.modules[name]
+        raise InputError(f"model file '{path}' exits while being imported (sys.exit({e.code!r})); keep script code "
+                         "under if __name__ == \"__main__\":") from None
     _pickle_by_value(module)
     return module
 

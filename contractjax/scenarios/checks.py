@@ -72,6 +72,9 @@ def _traced(sc: Scenario, fail: Callable[[str], None]) -> None:
             fail(f"{what}: {e}")
         except Exception as e:  # the user's code: name the function, keep one line
             fail(f"{what} fails on an environment of the default settings: {type(e).__name__}: {first_line(e)}")
+        except SystemExit as e:
+            fail(f"{what} exits (sys.exit({e.code!r})) on an environment of the default settings; a model's functions "
+                 "return values")
 
     key = jax.random.PRNGKey(0)
     env_s = run("sample(key, dims, settings)", lambda k: sc.sample(k, dims, settings), key)
