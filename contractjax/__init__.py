@@ -13,9 +13,9 @@ Bad arguments raise :class:`InputError` (a ``ValueError``) with one line naming 
 """
 
 from contractjax import core, scenarios
-from contractjax.batch import evaluate, gap, greedy_menus, oracle, random_menus, sample_envs
+from contractjax.batch import baseline_menus, evaluate, gap, oracle, random_menus, sample_envs
 from contractjax.domain import InputError
 from contractjax.solver import Config, Policy, solve, sweep, train
 
-__all__ = ["Config", "InputError", "Policy", "core", "evaluate", "gap", "greedy_menus", "oracle", "random_menus",
+__all__ = ["Config", "InputError", "Policy", "baseline_menus", "core", "evaluate", "gap", "oracle", "random_menus",
            "sample_envs", "scenarios", "solve", "sweep", "train"]

@@ -296,14 +296,16 @@ def random_menus(scenario: str | Scenario, envs: Mapping[str, Any], seed: int = 
     return _finite(run(), f"{sc.name}'s random menus")
 
 
-def greedy_menus(scenario: str | Scenario, envs: Mapping[str, Any]) -> Arrays:
-    """The greedy baseline (TWIN); an error for scenarios that define none."""
+def baseline_menus(scenario: str | Scenario, envs: Mapping[str, Any], name: str) -> Arrays:
+    """A model's named reference contract (``Scenario.baselines``: TWIN's ``greedy``, hidden
+    action's ``linear``) for each environment."""
     sc = _scenario(scenario)
-    if sc.greedy_menu is None:
-        raise InputError(f"model '{sc.name}' has no greedy baseline (TWIN has one)")
+    if name not in sc.baselines:
+        raise InputError(f"model '{sc.name}' has no baseline '{name}'"
+                         + (f"; it has {', '.join(sc.baselines)}" if sc.baselines else ""))
     envs = _envs(sc, envs)
-    menus = float64(lambda: chunked(vmapped(sc.greedy_menu), as64(envs)))()
-    return {k: np.asarray(v) for k, v in menus.items()}
+    menus = float64(lambda: chunked(vmapped(sc.baselines[name]), as64(envs)))()
+    return _finite({k: np.asarray(v) for k, v in menus.items()}, f"{sc.name}'s {name} menus")
 
 
 def gap(utility: np.ndarray, reference: np.ndarray, feasible: np.ndarray) -> float:

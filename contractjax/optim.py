@@ -119,3 +119,63 @@ def interior_point(
 
     (x, _, _), _ = jax.lax.scan(step, (x0, s0, lam0), None, length=iters)
     return x
+
+
+#: :func:`simplex` outcomes.
+OPTIMAL, UNBOUNDED, PIVOT_LIMIT = 0, 1, 2
+
+
+def simplex(c: Array, A: Array, b: Array, max_pivots: int | None = None, tol: float = 1e-11
+            ) -> tuple[Array, Array, Array, Array]:
+    """Maximize ``cᵀx`` subject to ``A x <= b``, ``x >= 0``, where ``b >= 0`` (the origin is a
+    vertex: no phase one), by the primal simplex method on a dense tableau.
+
+    Pivots enter the column of the most negative reduced cost (Dantzig) and, after a degenerate
+    pivot, the first negative one (Bland), with the ratio test's ties broken by the smallest basic
+    index: a cycle would consist of Bland pivots only, which cannot cycle. The loop is a
+    ``while_loop`` (vmapped, it runs until the slowest problem of the batch is done).
+
+    Returns ``(x, y, value, status)``: the optimum ``x``, the duals ``y >= 0`` (the optimum of
+    ``min bᵀy`` s.t. ``Aᵀy >= c``, ``y >= 0``), ``cᵀx``, and :data:`OPTIMAL`, :data:`UNBOUNDED`
+    (then the dual is infeasible; ``x``, ``y`` are the last vertex's) or :data:`PIVOT_LIMIT`
+    (``max_pivots``, by default ``50 (p + q)`` for ``p`` rows and ``q`` columns).
+    """
+    p, q = A.shape
+    limit = 50 * (p + q) if max_pivots is None else max_pivots
+    scale = jnp.maximum(1.0, jnp.max(jnp.abs(c)))
+    T = jnp.zeros((p + 1, q + p + 1), A.dtype)
+    T = T.at[:p, :q].set(A).at[:p, q:q + p].set(jnp.eye(p, dtype=A.dtype)).at[:p, -1].set(b).at[p, :q].set(-c)
+    basis = q + jnp.arange(p)
+
+    def running(carry):
+        return carry[3] < 0
+
+    def pivot(carry):
+        T, basis, degenerate, _, count = carry
+        reduced = T[p, :-1]
+        negative = reduced < -tol * scale
+        bland = jnp.argmax(negative)
+        dantzig = jnp.argmin(reduced)
+        e = jnp.where(degenerate, bland, dantzig)
+        col, rhs = T[:p, e], T[:p, -1]
+        positive = col > tol
+        ratio = jnp.where(positive, rhs / jnp.where(positive, col, 1.0), jnp.inf)
+        best = jnp.min(ratio)
+        ties = positive & (ratio <= best + tol * jnp.maximum(1.0, best))
+        r = jnp.argmin(jnp.where(ties, basis, q + p))
+        status = jnp.where(~jnp.any(negative), OPTIMAL, jnp.where(~jnp.any(positive), UNBOUNDED,
+                                                                   jnp.where(count >= limit, PIVOT_LIMIT, -1)))
+        status = status.astype(jnp.int32)
+        row = T[r] / T[r, e]
+        new_T = T - jnp.outer(T[:, e], row)
+        new_T = new_T.at[r].set(row)
+        go = status < 0
+        T = jnp.where(go, new_T, T)
+        basis = jnp.where(go, basis.at[r].set(e), basis)
+        return T, basis, best <= tol, status, count + 1
+
+    T, basis, _, status, _ = jax.lax.while_loop(running, pivot, (T, basis, jnp.bool_(False), jnp.int32(-1),
+                                                                  jnp.int32(0)))
+    x = jnp.zeros(q + p, A.dtype).at[basis].set(T[:p, -1])[:q]
+    y = T[p, q:q + p]
+    return x, y, T[p, -1], status

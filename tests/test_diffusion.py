@@ -1,4 +1,4 @@
-"""Noise schedules (docs/models.md §6.1; reference values from the papers' PyTorch code)."""
+"""Noise schedules (docs/models.md §7.1; reference values from the papers' PyTorch code)."""
 
 import jax
 import jax.numpy as jnp

@@ -226,7 +226,7 @@ def test_a_bad_experiment_file_is_one_line_naming_the_key(tmp_path, panel: str, 
 
 def test_references_must_be_known_and_defined_by_the_model(tmp_path) -> None:
     model = Path(__file__).resolve().parents[1] / "examples" / "screening.py"
-    for refs, message in ((["greedy"], "model 'screening' defines no greedy_menu"), (["best"], "'best' is unknown")):
+    for refs, message in ((["greedy"], "model 'screening' has no baseline 'greedy'"), (["best"], "no baseline 'best'")):
         (tmp_path / "r.toml").write_text(f'scenario = "{model}"\nreferences = {json.dumps(refs)}\n'
                                          '[[panels]]\nalgos = ["td3"]\n')
         with pytest.raises(InputError, match=message):

@@ -502,7 +502,7 @@ def test_twin_oracle_is_locally_optimal_and_matches_numpy(twin_case):
 
 def test_twin_oracle_beats_greedy(twin_case):
     envs, menus, ev = twin_case
-    greedy = cj.greedy_menus("twin", envs)
+    greedy = cj.baseline_menus("twin", envs, "greedy")
     gev = cj.evaluate("twin", envs, greedy)
     feas = gev["feasible"].astype(bool)
     assert feas.any()
@@ -524,7 +524,7 @@ def test_twin_oracle_on_other_type_grids_is_feasible_and_never_below_greedy(dims
     coincide (no IC constraint)."""
     envs = cj.sample_envs("twin", 30, seed=7, config=dims)
     ev = cj.evaluate("twin", envs, cj.oracle("twin", envs))
-    gev = cj.evaluate("twin", envs, cj.greedy_menus("twin", envs))
+    gev = cj.evaluate("twin", envs, cj.baseline_menus("twin", envs, "greedy"))
     assert ev["feasible"].all()
     feas = gev["feasible"].astype(bool)
     u, g = ev["principal_utility"][feas], gev["principal_utility"][feas]

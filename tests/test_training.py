@@ -110,7 +110,7 @@ def test_short_twin_training_beats_the_greedy_contract() -> None:
     summary = solver.train("twin", progress=False, steps=5000, eval_envs=200, eval_every=0, eval_actor="online")
     envs = cj.sample_envs("twin", 200, seed=summary["eval_seed"])
     oracle = batch.evaluate("twin", envs, cj.oracle("twin", envs))["principal_utility"]
-    greedy = batch.evaluate("twin", envs, cj.greedy_menus("twin", envs))
+    greedy = batch.evaluate("twin", envs, cj.baseline_menus("twin", envs, "greedy"))
     greedy_gap = batch.gap(greedy["principal_utility"], oracle, greedy["feasible"])
     assert summary["eval"]["feasible"] == 1.0
     assert summary["eval"]["gap"] < greedy_gap, (summary["eval"]["gap"], greedy_gap)

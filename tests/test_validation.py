@@ -550,7 +550,7 @@ def test_the_python_api_checks_its_arguments() -> None:
         (lambda: cj.evaluate("dt", envs, menus | {"x": menus["s"]}), "'menus.x' is not a dt menu field"),
         (lambda: cj.gap(np.ones(3), np.ones(4), np.ones(3, bool)), "arguments 'utility', 'reference' and 'feasible'"),
         (lambda: cj.random_menus("dt", {"M": envs["M"]}), "argument 'envs'"),
-        (lambda: cj.greedy_menus("dt", envs), "no greedy baseline"),
+        (lambda: cj.baseline_menus("dt", envs, "greedy"), "has no baseline 'greedy'"),
         (lambda: cj.sample_envs("dt", True), "n = True"),
         (lambda: cj.gap(["a"], ["b"], [True]), "arrays of numbers"),
         (lambda: cj.gap([np.nan], [1.0], [True]), "NaN or infinity"),

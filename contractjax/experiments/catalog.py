@@ -37,7 +37,7 @@ class Panel:
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """A figure: its panels on one model, the claim it tests, extra reference baselines drawn
-    beside the learned policies (``greedy``: the model's greedy menu) and notes on choices where
+    beside the learned policies (the model's ``baselines``, e.g. TWIN's ``greedy``) and notes on choices where
     the paper is silent."""
 
     id: str
@@ -59,8 +59,6 @@ class Experiment:
 FILE_KEYS = ("id", "paper", "figure", "scenario", "claim", "references", "notes", "panels")
 PANEL_KEYS = ("title", "view", "algos", "series", "set", "reuse") + tuple(
     dict.fromkeys(k for v in VIEWS.values() for k in v.keys))
-#: Extra reference baselines an experiment may draw (each a model function, when it has one).
-REFERENCES = {"greedy": "greedy_menu"}
 
 
 def grid(x: str, xs: Sequence[float], by: str = "", bys: Sequence[float] = (),
@@ -118,9 +116,8 @@ def parse(data: Mapping[str, Any], where: str, base: Path | None = None, default
              f"{k} must be a list of strings")
     refs = tuple(data.get("references", ()))
     for r in refs:
-        need(r in REFERENCES, f"references: '{r}' is unknown; choose among {', '.join(REFERENCES)}")
-        need(getattr(sc, REFERENCES[r]) is not None, f"references: model '{sc.name}' defines no {REFERENCES[r]}; "
-                                                     f"drop '{r}'")
+        need(r in sc.baselines, f"references: model '{sc.name}' has no baseline '{r}'; "
+                                + (f"choose among {', '.join(sc.baselines)}" if sc.baselines else "drop it"))
     raw = data.get("panels")
     need(isinstance(raw, list) and raw and all(isinstance(q, dict) for q in raw), "give at least one [[panels]] table")
     panels: list[Panel] = []
@@ -276,5 +273,5 @@ def on_model(exp: Experiment, scenario: Any) -> Experiment:
         raise InputError(f"experiment {exp.id} varies {exp.scenario}'s setting '{foreign[0]}', which model '{sc.name}' "
                          "does not have; choose an experiment whose series differ by algorithm or hyperparameters "
                          "(e.g. dt-fig4, aigc-fig5, agent-fig6)")
-    refs = tuple(r for r in exp.references if getattr(sc, REFERENCES[r]) is not None)
+    refs = tuple(r for r in exp.references if r in sc.baselines)
     return dataclasses.replace(exp, scenario=sc.name, references=refs)

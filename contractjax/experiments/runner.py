@@ -124,17 +124,14 @@ def run(exp_id: str | Path | Experiment, out: str | Path, budget: str = "quick",
 
 
 def _references(exp: Experiment, out: Path) -> dict[str, float]:
-    """Extra baselines drawn as lines on learning curves (TWIN's greedy contract), on the panels'
-    held-out environments (every series shares them)."""
+    """The model's baselines drawn as lines on learning curves (TWIN's greedy contract), on the
+    panels' held-out environments (every series shares them)."""
     if not exp.references:
         return {}
     cfg = read_config(next((out / "panels").glob("*/runs/*")))
     envs = held_out(cfg)
-    lines = {}
-    if "greedy" in exp.references:
-        greedy = batch.greedy_menus(cfg.scenario, envs)
-        lines["greedy"] = float(np.mean(batch.evaluate(cfg.scenario, envs, greedy)["principal_utility"]))
-    return lines
+    return {name: float(np.mean(batch.evaluate(cfg.scenario, envs, batch.baseline_menus(cfg.scenario, envs, name))
+                                ["principal_utility"])) for name in exp.references}
 
 
 def _summary_series(table: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ class Look:
 @dataclasses.dataclass(frozen=True)
 class Context:
     """What a view needs to compute its rows: the panel's index and title, its trained series,
-    the budget, the extra reference menus to evaluate (``greedy``) and the scenario."""
+    the budget and the model's baselines to evaluate beside the oracle (e.g. ``greedy``)."""
 
     panel: int
     title: str
@@ -186,8 +186,8 @@ class Evaluated(View):
             envs = held_out(cfg, settings)
             menus = {"oracle": batch.oracle(sc, envs), "complete information": batch.oracle(sc, envs, "complete"),
                      "random": batch.random_menus(sc, envs)}
-            if "greedy" in ctx.references:
-                menus["greedy"] = batch.greedy_menus(sc, envs)
+            for name in ctx.references:
+                menus[name] = batch.baseline_menus(sc, envs, name)
             reports = {k: batch.evaluate(sc, envs, m) for k, m in menus.items()}
             refs = {"oracle": reports["oracle"], "complete_information": reports["complete information"]}
             columns = {}
@@ -223,22 +223,22 @@ class Evaluated(View):
 @dataclasses.dataclass(frozen=True)
 class Bars(Evaluated):
     """The principal's and the agents' mean utility per series beside the oracle, complete
-    information and random menus (and TWIN's greedy contract)."""
+    information and random menus (and the model's baselines named in the experiment)."""
 
     name: ClassVar[str] = "bars"
 
     def plot(self, axes: Any, rows: Rows, extra: Mapping[str, Rows], look: Look, lines: Mapping[str, float]) -> None:
-        refs = [k for k in ("oracle", "complete_information", "random", "greedy") if rows and k in rows[0]]
+        refs = _references(rows)
         for ax, agents in zip(axes[0], (False, True), strict=True):
             labels = [r["series"] for r in rows] + [k.replace("_", " ") for k in refs]
             mean = ([r["agents_utility_mean" if agents else "utility_mean"] for r in rows]
                     + [rows[0][f"{k}_agents" if agents else k] for k in refs])
             std = [r["agents_utility_std" if agents else "utility_std"] for r in rows] + [0.0] * len(refs)
-            colors = [f"C{i}" for i in range(len(rows))] + ["k", "0.35", "0.6", "0.8"][:len(refs)]
+            colors = [f"C{i}" for i in range(len(rows))] + ["k", "0.35", "0.6", "0.8", "0.9"][:len(refs)]
             bars = ax.bar(range(len(labels)), mean, yerr=std, color=colors, capsize=3)
             ax.bar_label(bars, fmt="%.4g", fontsize=6, rotation=90, padding=2)
             # a baseline far outside the learned and optimal values is clipped (its value is printed)
-            core = [m for m, lab in zip(mean, labels, strict=True) if lab not in ("random", "greedy")]
+            core = mean[:len(rows) + 2]  # the series, the oracle and complete information
             lo, hi = min(0.0, *core), max(0.0, *core)
             if max(mean) > hi + 2 * (hi - lo) or min(mean) < lo - 2 * (hi - lo):
                 bottom, top = lo - 0.15 * (hi - lo) if lo < 0 else 0.0, hi + 0.25 * (hi - lo)
@@ -292,8 +292,8 @@ class Lines(Evaluated):
                 ax.fill_between(x, m - sd, m + sd, color=f"C{i}", alpha=0.2)
             for j, by in enumerate(bys):  # references depend on the environments (the `by` value), not the series
                 pts = points(series[0], by)
-                for k, ls in (("oracle", "--"), ("random", "-."), ("greedy", (0, (1, 1)))):
-                    if k in pts[0]:
+                for k, ls in zip([k for k in _references(rows) if k != "complete_information"],
+                                 ("--", "-.", (0, (1, 1)), (0, (3, 1, 1, 1)), ":"), strict=False):
                         ax.plot([r[self.x] for r in pts], [r[f"{k}_agents" if agents else k] for r in pts], ls=ls,
                                 lw=1, color=f"C{j}" if self.by else "k", label=k + suffix(by))
             ax.set_xlabel(look.setting(self.x))
@@ -456,6 +456,12 @@ class Energy(Evaluated):
             ax.legend(fontsize=7)
         for ax in axes:
             ax.grid(alpha=0.3, axis="y")
+
+
+def _references(rows: Rows) -> list[str]:
+    """The reference contracts evaluated beside the series (oracle, complete information, random
+    and the model's baselines), in that order: the columns with an ``_agents`` twin."""
+    return [k.removesuffix("_agents") for k in (rows[0] if rows else {}) if k.endswith("_agents")]
 
 
 #: Every view by name (an experiment file's ``view``).

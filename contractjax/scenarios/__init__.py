@@ -37,7 +37,7 @@ _FILE_MODULES: list[ModuleType] = []  # modules imported from files (shipped to 
 _MODULE_SCENARIOS: dict[str, Scenario] = {}  # built-in name -> its module's SCENARIO (registered with more pieces)
 ENTRY_POINTS = "contractjax.scenarios"
 #: The models that ship with the package, in order.
-BUILTIN = ("dt", "agent", "aigc", "twin")
+BUILTIN = ("dt", "agent", "aigc", "twin", "hidden_action")
 
 
 def register(model: Scenario | Model, source: str = "") -> Scenario:
@@ -223,10 +223,10 @@ def file_modules() -> list[ModuleType]:
 
 
 def _register_builtin() -> None:
-    from contractjax.scenarios import agent, aigc, as_models, dt, twin
+    from contractjax.scenarios import agent, aigc, as_models, dt, hidden_action, twin
 
     derived = {name: m.scenario() for name, m in as_models.models().items()}
-    for mod in (dt, agent, aigc, twin):
+    for mod in (dt, agent, aigc, twin, hidden_action):
         sc = mod.SCENARIO
         if sc.name in derived:  # its economics as a Model: the oracles' local search polishes its policies
             d = derived[sc.name]

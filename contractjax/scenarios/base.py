@@ -61,7 +61,8 @@ class Scenario:
         efforts (the payment fields of the input are ignored).
       oracle: ``(env, info) -> menu``; the exact optimum, ``info`` in {"asymmetric", "complete"}.
       random_menu: ``(key, env) -> menu``; a random *feasible* menu (baseline).
-      greedy_menu: optional ``env -> menu`` baseline (TWIN's greedy contract).
+      baselines: named reference contracts, each ``env -> menu``, evaluated beside the oracle
+        (TWIN's ``greedy`` contract, hidden action's best ``linear`` one).
       effort_size / efforts_to_menu: optional feasible-by-construction parameterization: the
         policy chooses only the efforts (``effort_size(dims)`` numbers in ``[-1, 1]``) and
         ``efforts_to_menu(env, a)`` orders them and adds the closed-form payments.
@@ -98,7 +99,7 @@ class Scenario:
     payments: Callable[[Env, Menu], Menu]
     oracle: Callable[[Env, str], Menu]
     random_menu: Callable[[Array, Env], Menu]
-    greedy_menu: Callable[[Env], Menu] | None = None
+    baselines: Mapping[str, Callable[[Env], Menu]] = dataclasses.field(default_factory=dict)
     effort_size: Callable[[Mapping[str, int]], int] | None = None
     efforts_to_menu: Callable[[Env, Array], Menu] | None = None
     extra_parameterizations: Mapping[str, Parameterization] = dataclasses.field(default_factory=dict)
@@ -156,13 +157,13 @@ FUNCTIONS = ("sample", "check", "state", "action_to_menu", "menu_to_action", "co
 
 def from_module(namespace: Mapping[str, Any], **metadata: Any) -> Scenario:
     """Build a :class:`Scenario` from a module's functions of the standard names
-    (``FUNCTIONS``, plus ``greedy_menu`` and ``efforts_to_menu`` when defined) and the given metadata."""
+    (``FUNCTIONS``, plus ``efforts_to_menu`` when defined) and the given metadata."""
     missing = [name for name in FUNCTIONS if not callable(namespace.get(name))]
     if missing:
         raise InputError(f"model '{metadata.get('name', '?')}' written in full defines no function '{missing[0]}'; "
                          f"define {', '.join(FUNCTIONS)} (or state the model's economics as a Model: docs/scenarios.md)")
     funcs = {name: namespace[name] for name in FUNCTIONS}
-    for name in ("greedy_menu", "efforts_to_menu"):
+    for name in ("efforts_to_menu",):
         if name in namespace:
             funcs[name] = namespace[name]
     return Scenario(**metadata, **funcs)

@@ -107,6 +107,13 @@ def _traced(sc: Scenario, fail: Callable[[str], None]) -> None:
         fail(f"menu_to_action must return action_size(dims) = {sc.action_size(dims)} numbers; "
              f"it returns shape {getattr(back, 'shape', None)}")
     run("paper_reward(env, menu, action)", sc.paper_reward, env, menu, back)
+    if not isinstance(sc.baselines, Mapping):
+        fail("baselines must map names to functions env -> menu")
+    for bname, fn in sc.baselines.items():
+        if not isinstance(bname, str) or not callable(fn):
+            fail(f"baselines[{bname!r}] must be a function env -> menu")
+        _shapes(fail, f"baselines['{bname}']", run(f"baselines['{bname}'](env)", fn, env), sc.menu_fields, dims,
+                "menu_fields")
 
 
 def _shapes(fail: Callable[[str], None], what: str, out: Any, declared: Mapping[str, tuple[str, ...]],

@@ -75,8 +75,9 @@ class Model:
         single-crossing property, a principal quasi-linear in the payment (``V(x, θ) − λ t``,
         ``λ > 0``) and concave virtual surpluses: the asymmetric oracle is then exact (virtual
         surplus and ironing, :func:`generic.ironed_oracle`); ``check-model`` verifies it.
-      sample, state, oracle, principal_utility, paper_reward, check, greedy_menu: optional
-        overrides with the :class:`Scenario` signatures.
+      sample, state, oracle, principal_utility, paper_reward, check: optional overrides with the
+        :class:`Scenario` signatures.
+      baselines: named reference contracts ``env -> menu`` evaluated beside the oracle.
       roles / labels: what the model calls the principal and the agents, and settings in words
         (figure axes; :class:`Scenario`).
       source: where the model was loaded from (set by the loader).
@@ -101,7 +102,7 @@ class Model:
     principal_utility: Callable[[Env, Menu], Array] | None = None
     paper_reward: Callable[[Env, Menu, Array], Array] | None = None
     check: Callable[[Mapping[str, np.ndarray]], None] | None = None
-    greedy_menu: Callable[[Env], Menu] | None = None
+    baselines: Mapping[str, Callable[[Env], Menu]] = dataclasses.field(default_factory=dict)
     roles: tuple[str, str] = ("principal", "agent")
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -152,6 +153,8 @@ def validate(m: Model) -> None:
                  "add one or give your own sample")
     need(isinstance(m.roles, tuple | list) and len(m.roles) == 2 and all(isinstance(r, str) for r in m.roles),
          f"roles={m.roles!r} must be two names: the principal's and the agents', e.g. ('buyer', 'seller')")
+    need(isinstance(m.baselines, Mapping) and all(isinstance(k, str) and callable(v) for k, v in m.baselines.items()),
+         "baselines must map names to functions env -> menu, e.g. {'greedy': greedy_menu}")
     need(isinstance(m.labels, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.labels.items()),
          "labels must map setting names to words, e.g. {'a': 'value scale a'}")
     if m.single_crossing:
@@ -277,7 +280,7 @@ def _derive(m: Model) -> Scenario:
         action_to_menu=action_to_menu, menu_to_action=menu_to_action, constraints=constraints,
         principal_utility=m.principal_utility or principal_utility, agents_utility=agents_utility,
         paper_reward=m.paper_reward or paper_reward, payments=payments,
-        oracle=m.oracle or oracle, random_menu=random_menu, greedy_menu=m.greedy_menu,
+        oracle=m.oracle or oracle, random_menu=random_menu, baselines=dict(m.baselines),
         effort_size=lambda dims: len(alloc) * _count(tdims, dims), efforts_to_menu=efforts_to_menu,
         extra_parameterizations={"unrepaired": Parameterization(
             lambda dims: len(alloc) * _count(tdims, dims), lambda env, a: paid(env, boxed(env, a)),

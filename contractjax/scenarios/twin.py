@@ -430,6 +430,7 @@ SCENARIO = from_module(
                 "Q": _MN, "theta": ("M",), "sigma": ("N",)},
     menu_fields={"b": _MN, "f": _MN, "R": _MN},
     warm_oracle=warm_oracle,
+    baselines={"greedy": greedy_menu},
     defaults=DEFAULTS,
     roles=("AV", "RSU"),
     labels={"U_ref": "reference point U_ref", "kappa": "loss aversion κ", "L": "number of RSUs L",

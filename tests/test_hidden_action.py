@@ -1,0 +1,129 @@
+"""Hidden action: the batched simplex against SciPy's HiGHS, the exact oracle against one
+``linprog`` per action on thousands of random instances, the known answers (two outcomes: linear
+contracts are optimal; linear contracts are within a factor m of the first best) and the command
+line on the model."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+import contractjax as cj
+from contractjax import cli, optim
+
+NAME = "hidden_action"
+
+
+def scipy_optimum(F: np.ndarray, r: np.ndarray, c: np.ndarray) -> float:
+    """The principal's optimum, one HiGHS LP per action: ``min F_i·t`` s.t.
+    ``(F_i − F_k)·t >= c_i − c_k``, ``t >= 0``; the best implementable action."""
+    best = -np.inf
+    for i in range(F.shape[0]):
+        res = linprog(F[i], A_ub=F - F[i], b_ub=c - c[i], bounds=(0, None), method="highs")
+        if res.status == 0:
+            best = max(best, F[i] @ r - res.fun)
+    return best
+
+
+@settings(max_examples=150, deadline=None)
+@given(p=st.integers(1, 9), q=st.integers(1, 9), seed=st.integers(0, 2**31 - 1), zeros=st.integers(0, 3))
+def test_simplex_matches_highs_on_random_lps(x64, p: int, q: int, seed: int, zeros: int) -> None:
+    """Optimal value, primal and dual feasibility and strong duality; unbounded problems are
+    reported as such; zero right-hand sides make degenerate vertices."""
+    rng = np.random.default_rng(seed)
+    A, b, c = rng.normal(size=(p, q)), rng.uniform(0, 2, p), rng.normal(size=q)
+    b[rng.permutation(p)[:zeros]] = 0.0
+    x, y, v, status = jax.jit(optim.simplex)(jnp.asarray(c), jnp.asarray(A), jnp.asarray(b))
+    x, y, v = np.asarray(x), np.asarray(y), float(v)
+    ref = linprog(-c, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
+    if ref.status == 3:
+        assert int(status) == optim.UNBOUNDED
+        return
+    assert int(status) == optim.OPTIMAL and ref.status == 0
+    scale = max(1.0, abs(ref.fun))
+    assert abs(v + ref.fun) <= 1e-9 * scale and abs(c @ x - v) <= 1e-9 * scale
+    assert np.all(x >= -1e-12) and np.all(A @ x <= b + 1e-9)
+    assert np.all(y >= -1e-12) and np.all(A.T @ y >= c - 1e-9) and abs(b @ y - v) <= 1e-9 * scale
+
+
+@pytest.mark.parametrize(("n", "m", "count"), [(2, 2, 800), (4, 4, 800), (3, 7, 300), (8, 3, 300), (12, 12, 60)])
+def test_the_oracle_is_the_lp_optimum(n: int, m: int, count: int) -> None:
+    """2,260 random instances: the principal's utility of the oracle's contract equals SciPy's
+    optimum to 1e-7 relative, and the contract is feasible (its action a best response)."""
+    envs = cj.sample_envs(NAME, count, seed=n * 100 + m, dims={"n": n, "m": m})
+    menus = cj.oracle(NAME, envs)
+    report = cj.evaluate(NAME, envs, menus)
+    assert report["feasible"].all()
+    for k in range(count):
+        ref = scipy_optimum(envs["F"][k], envs["r"][k], envs["c"][k])
+        u = report["principal_utility"][k]
+        assert abs(u - ref) <= 1e-7 * max(1e-3, abs(ref)), (k, u, ref)
+
+
+def test_references_bracket_the_optimum_and_two_outcomes_make_linear_optimal() -> None:
+    """Best linear contract <= optimum <= first best <= m × best linear (linear contracts
+    approximate the optimal welfare within the number of actions: Dütting, Roughgarden &
+    Talgam-Cohen 2019); with two outcomes and no reward on the low one, the optimal contract is
+    linear."""
+    envs = cj.sample_envs(NAME, 2000, seed=5, dims={"n": 5, "m": 6})
+    u = {k: cj.evaluate(NAME, envs, menus)["principal_utility"] for k, menus in (
+        ("opt", cj.oracle(NAME, envs)), ("fb", cj.oracle(NAME, envs, "complete")),
+        ("lin", cj.baseline_menus(NAME, envs, "linear")))}
+    tol = 1e-9
+    assert np.all(u["lin"] <= u["opt"] + tol) and np.all(u["opt"] <= u["fb"] + tol)
+    assert np.all(u["fb"] <= 6 * u["lin"] + tol)
+    assert np.mean(u["lin"] < u["opt"] - 1e-6) > 0.1  # not trivially equal
+    assert cj.evaluate(NAME, envs, cj.baseline_menus(NAME, envs, "linear"))["feasible"].all()
+    two = cj.sample_envs(NAME, 2000, seed=6, dims={"n": 2, "m": 5}, config={"r": [(0.0, 0.0), (0.5, 1.0)]})
+    opt = cj.evaluate(NAME, two, cj.oracle(NAME, two))["principal_utility"]
+    lin = cj.evaluate(NAME, two, cj.baseline_menus(NAME, two, "linear"))["principal_utility"]
+    np.testing.assert_allclose(lin, opt, rtol=1e-9, atol=1e-12)
+
+
+def test_ties_go_to_the_principal_and_a_costless_action_comes_first() -> None:
+    """At the optimum the agent is indifferent (IC binds); the evaluation takes the principal's
+    preferred best response. An environment whose action 0 has a cost is refused in one line."""
+    F = np.array([[0.8, 0.2], [0.2, 0.8]])
+    env = {"n": np.array([2.0]), "m": np.array([2.0]), "pay_cap": np.array([3.0]), "r": np.array([[0.0, 1.0]]),
+           "c": np.array([[0.0, 0.1]]), "F": F[None]}
+    menus = cj.oracle(NAME, env)
+    # implementing action 1 pays 0.1 / 0.6 on the high outcome: expected 0.8/6; the principal keeps 0.8 − 0.8/6
+    np.testing.assert_allclose(menus["t"][0], [0.0, 0.1 / 0.6], atol=1e-12)
+    assert menus["a"][0] == 1.0
+    np.testing.assert_allclose(cj.evaluate(NAME, env, menus)["principal_utility"][0], 0.8 - 0.8 / 6, rtol=1e-12)
+    bad = dict(env, c=np.array([[0.05, 0.1]]))
+    with pytest.raises(cj.InputError, match="action 0 must cost 0"):
+        cj.evaluate(NAME, bad, menus)
+
+
+def test_the_command_line_on_hidden_action(tmp_path) -> None:
+    """sample-envs with sizes, oracle, evaluate, train and solve, as for every model."""
+    from contractjax import files, scenarios
+
+    sc = scenarios.get(NAME)
+    envs, oracle, report = tmp_path / "e.json", tmp_path / "o.json", tmp_path / "r.json"
+    assert cli.main(["sample-envs", "--scenario", NAME, "--n", "20", "--dims", "n=3", "--dims", "m=5", "--out", str(envs)]) == 0
+    assert files.load_envs(sc, envs)["F"].shape == (20, 5, 3)
+    assert cli.main(["oracle", "--scenario", NAME, "--envs", str(envs), "--out", str(oracle)]) == 0
+    assert cli.main(["evaluate", "--scenario", NAME, "--envs", str(envs), "--menus", str(oracle), "--out",
+                     str(report), "--quiet"]) == 0
+    rec = files.read(report)
+    np.testing.assert_allclose(rec["principal_utility"], rec["oracle_utility"], rtol=1e-12)
+    assert np.all(rec["feasible"]) and np.all(rec["oracle_utility"] <= rec["complete_info_utility"] + 1e-12)
+    run, held = tmp_path / "run", tmp_path / "held.json"
+    assert cli.main(["train", "--scenario", NAME, "--steps", "20", "--out", str(run), "--quiet", "--set",
+                     "chunk=10", "--set", "eval_every=10", "--set", "eval_envs=16", "--set", "warmup=5",
+                     "--set", "batch=16", "--set", "actor_hidden=16,16", "--set", "critic_hidden=16,16",
+                     "--set", "denoise_steps=2"]) == 0
+    assert json.loads((run / "summary.json").read_text())["eval"]["feasible"] == 1.0  # feasible by construction
+    assert cli.main(["sample-envs", "--scenario", NAME, "--n", "8", "--out", str(held)]) == 0
+    assert cli.main(["solve", "--checkpoint", str(run), "--envs", str(held), "--out", str(tmp_path / "m.json")]) == 0
+    held_envs = files.load_envs(sc, held)
+    assert cj.evaluate(NAME, held_envs, files.load_menus(sc, tmp_path / "m.json", held_envs))["feasible"].all()
