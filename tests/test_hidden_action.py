@@ -109,7 +109,8 @@ def test_the_command_line_on_hidden_action(tmp_path) -> None:
 
     sc = scenarios.get(NAME)
     envs, oracle, report = tmp_path / "e.json", tmp_path / "o.json", tmp_path / "r.json"
-    assert cli.main(["sample-envs", "--scenario", NAME, "--n", "20", "--dims", "n=3", "--dims", "m=5", "--out", str(envs)]) == 0
+    assert cli.main(["sample-envs", "--scenario", NAME, "--n", "20", "--dims", "n=3", "--dims", "m=5", "--out",
+                     str(envs)]) == 0
     assert files.load_envs(sc, envs)["F"].shape == (20, 5, 3)
     assert cli.main(["oracle", "--scenario", NAME, "--envs", str(envs), "--out", str(oracle)]) == 0
     assert cli.main(["evaluate", "--scenario", NAME, "--envs", str(envs), "--menus", str(oracle), "--out",
