@@ -128,3 +128,32 @@ def test_the_command_line_on_hidden_action(tmp_path) -> None:
     assert cli.main(["solve", "--checkpoint", str(run), "--envs", str(held), "--out", str(tmp_path / "m.json")]) == 0
     held_envs = files.load_envs(sc, held)
     assert cj.evaluate(NAME, held_envs, files.load_menus(sc, tmp_path / "m.json", held_envs))["feasible"].all()
+
+
+def test_the_smoothed_response_tends_to_the_exact_utility_and_is_trained_on_by_default(x64) -> None:
+    """The training reward's smoothed utility (softmax response) tends to the exact one as its
+    temperature falls, and has an incentive gradient where the exact one has only −F_a; hidden
+    action trains with it unless told otherwise; a model without one refuses ``smooth``."""
+    from contractjax import scenarios, solver
+    from contractjax.scenarios import hidden_action as ha
+
+    sc = scenarios.get(NAME)
+    envs = cj.sample_envs(NAME, 200, seed=9)
+    menus = cj.random_menus(NAME, envs, seed=1)
+    e = {k: jnp.asarray(v) for k, v in envs.items()}
+    m = {k: jnp.asarray(v) for k, v in menus.items()}
+    exact = jax.vmap(sc.principal_utility)(e, m)
+    for temperature, tol in ((1e-2, 5e-2), (1e-4, 1e-3), (1e-6, 1e-5)):
+        smooth = jax.vmap(lambda a, b, t=temperature: ha.smoothed_utility(a, b, t))(e, m)
+        assert np.mean(np.abs(np.asarray(smooth - exact))) < tol, temperature
+    # at the zero contract, where the optimum implements a costly action: the exact utility's gradient
+    # only lowers payments; the smoothed one raises some (paying for the costly action pays off)
+    costly = cj.oracle(NAME, envs)["a"] > 0
+    zero = jnp.zeros_like(m["t"])
+    smooth_grad = jax.vmap(jax.grad(lambda t, a: ha.smoothed_utility(a, {"t": t}, 0.02)))(zero, e)
+    exact_grad = jax.vmap(jax.grad(lambda t, a: sc.principal_utility(a, {"t": t, "a": ha.best_response(a, t)})))(zero, e)
+    assert not np.any(np.asarray(exact_grad) > 0)
+    assert np.mean(np.any(np.asarray(smooth_grad) > 0, axis=1)[costly]) > 0.5
+    assert solver.make_config(scenario=NAME).smooth > 0 and solver.make_config(scenario=NAME, smooth=0.0).smooth == 0
+    with pytest.raises(cj.InputError, match="smooth"):
+        solver.make_config(scenario="dt", smooth=0.1)

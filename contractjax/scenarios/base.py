@@ -73,6 +73,11 @@ class Scenario:
         ``menu_allocation`` are its pieces the generic oracles work with (warm starts, polish).
       warm_oracle: ``(env, menu) -> menu``; a search-based asymmetric oracle with the given menu's
         allocation among its starts (``oracle --warm-start``: a learned policy's menus).
+      smoothed_utility: optional ``(env, menu, temperature) -> scalar``; the principal's utility
+        when the agent's discrete choice is smoothed at ``temperature`` (hidden action: a softmax
+        response), for the training reward of models whose utility jumps (``Config.smooth``).
+      training: Config values the model trains with unless a preset, a config file or the user
+        says otherwise (hidden action: the smoothed response, ``smooth``).
       roles: what the model calls the principal and the agents (figure axes, e.g. ``("DT server",
         "IIoT device")``).
       labels: a setting's or field's name in words, with its unit where it has one (figure axes,
@@ -108,6 +113,8 @@ class Scenario:
     allocation_menu: Callable[[Env, Array], Menu] | None = None  # x[F, K] -> the least-paid menu
     menu_allocation: Callable[[Menu], Array] | None = None  # menu -> x[F, K]
     warm_oracle: Callable[[Env, Menu], Menu] | None = None
+    smoothed_utility: Callable[[Env, Menu, Array], Array] | None = None
+    training: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     roles: tuple[str, str] = ("principal", "agent")
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 

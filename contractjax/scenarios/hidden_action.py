@@ -41,7 +41,7 @@ DEFAULTS = {
     "m": 4,
     # one range for all (uniform draws, sorted) or one range per outcome / costly action
     "r": [(0.0, 1.0)],  # the outcomes' rewards, outcomes sorted by reward
-    "c": [(0.0, 0.3)],  # the costly actions' costs, sorted; action 0 costs 0
+    "c": [(0.0, 0.2)],  # the costly actions' costs, sorted; action 0 costs 0
     "dirichlet": 1.0,  # each action's outcome distribution: Dirichlet(dirichlet)
     "pay_cap": 3.0,  # a learned contract pays at most pay_cap · max r on an outcome
 }
@@ -93,6 +93,15 @@ def principal_utility(env: Env, menu: Menu) -> Array:
 def agents_utility(env: Env, menu: Menu) -> Array:
     """``F_a·t − c_a``."""
     return agent_utilities(env, menu["t"])[_action(env, menu)]
+
+
+def smoothed_utility(env: Env, menu: Menu, temperature: Array) -> Array:
+    """The principal's utility when the agent answers ``t`` with the softmax of its utilities at
+    ``temperature · max r``: smooth in ``t``, the exact utility as the temperature goes to 0 (the
+    training reward of ``Config.smooth``; the exact utility jumps where the best response switches)."""
+    t = menu["t"]
+    p = jax.nn.softmax(agent_utilities(env, t) / (temperature * jnp.maximum(jnp.max(env["r"]), 1e-12)))
+    return p @ expected(env, env["r"] - t)
 
 
 def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
@@ -186,12 +195,17 @@ def menu_to_action(env: Env, menu: Menu) -> Array:
 
 
 def sample(key: Array, dims: Mapping[str, int], config: Mapping) -> Env:
+    """Rewards and costs sorted ascending, each action's distribution Dirichlet, the actions
+    ordered by expected reward: a costlier action is a more productive one (no action is
+    dominated by a cheaper one with a higher expected reward)."""
     n, m = int(dims["n"]), int(dims["m"])
     kr, kc, kf = jax.random.split(key, 3)
     env = common.scalars(key, config, ("pay_cap",))
-    return {"n": n * jnp.ones(()), "m": m * jnp.ones(()), "r": common.draw_types(kr, config["r"], n),
+    r = common.draw_types(kr, config["r"], n)
+    F = common.dirichlet(kf, n, config["dirichlet"], (m,))
+    return {"n": n * jnp.ones(()), "m": m * jnp.ones(()), "r": r,
             "c": jnp.concatenate([jnp.zeros(1), common.draw_types(kc, config["c"], m - 1)]),
-            "F": common.dirichlet(kf, n, config["dirichlet"], (m,)), "pay_cap": env["pay_cap"]}
+            "F": F[jnp.argsort(F @ r)], "pay_cap": env["pay_cap"]}
 
 
 def check(env: Mapping[str, np.ndarray]) -> None:
@@ -221,4 +235,7 @@ SCENARIO = from_module(
     action_size=lambda dims: int(dims["n"]) + int(dims["m"]),
     effort_size=lambda dims: int(dims["n"]),
     baselines={"linear": linear_menu},
+    smoothed_utility=smoothed_utility,
+    # the exact reward's gradient only lowers payments until the agent's choice switches (docs/models.md §6)
+    training={"smooth": 0.02, "smooth_decay": 0.999},
 )

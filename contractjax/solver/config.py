@@ -139,6 +139,11 @@ class Config:
     ent_coef: float = traced(1e-3, "PPO entropy bonus")
     vf_coef: float = traced(0.5, "PPO value-loss weight")
     penalty: float = traced(10.0, "weight of the scaled IR/IC violation in the principal reward")
+    smooth: float = traced(0.0, "temperature of the agent's smoothed response in the training reward at iteration 0 "
+                                "(models whose utility jumps where the agent's choice switches: hidden_action); "
+                                "0: the exact reward")
+    smooth_decay: float = traced(0.9995, "per-iteration factor of that temperature: smooth · smooth_decay^step",
+                                 between(0.0, 1.0, open_lo=True))
     prune_rate: float = traced(0.3, "target sparsity (DT) or fixed pruning rate (AGENT)",
                               between(0.0, 1.0, open_hi=True))
     # -- bookkeeping
@@ -227,9 +232,9 @@ PRESET_ALGO: dict[tuple[str, str], dict[str, Any]] = {("paper", "ppo"): {"envs_p
 
 
 def make_config(preset: str = "quick", file: str | Path | None = None, given_by: str = "", **overrides: Any) -> Config:
-    """Algorithm defaults, then a preset, then a config file (.json or .toml), then overrides
-    (``None`` values are skipped). A bad value's message says where it came from: the file, or
-    ``given_by`` (e.g. ``"--set"``) for the overrides."""
+    """Algorithm defaults, then the model's (``Scenario.training``), then a preset, then a config
+    file (.json or .toml), then overrides (``None`` values are skipped). A bad value's message
+    says where it came from: the file, or ``given_by`` (e.g. ``"--set"``) for the overrides."""
     if preset not in PRESETS:
         raise InputError(f"preset '{preset}' is unknown; choose one of: {', '.join(PRESETS)}")
     from_file = read_config_file(file) if file is not None else {}
@@ -239,7 +244,7 @@ def make_config(preset: str = "quick", file: str | Path | None = None, given_by:
         algo = given.get("algo", PRESETS[preset].get("algo", Config.algo))
         if algo not in registry.names():
             raise FieldError("algo", f"choose one of {', '.join(registry.names())}", algo)
-        defaults = dict(registry.get(algo).defaults)
+        defaults = dict(registry.get(algo).defaults) | _model_defaults(given.get("scenario", Config.scenario))
         return validate(coerce(defaults | PRESETS[preset] | PRESET_ALGO.get((preset, algo), {}) | given))
     except FieldError as e:
         if e.field in overrides and given_by:
@@ -247,6 +252,20 @@ def make_config(preset: str = "quick", file: str | Path | None = None, given_by:
         if e.field in from_file and e.field not in overrides:
             raise e.at(f"config file '{file}'") from None
         raise
+
+
+def _model_defaults(scenario: Any) -> dict[str, Any]:
+    """The Config values a model trains with unless told otherwise (an unknown model: none here;
+    :func:`validate` names it)."""
+    try:
+        sc = scenarios.get(scenario)
+    except (InputError, TypeError):
+        return {}
+    unknown = [k for k in sc.training if k not in _FIELDS]
+    if unknown:
+        raise InputError(f"model '{sc.name}': training default '{unknown[0]}' is not a Config field; see "
+                         "contractjax train --help")
+    return dict(sc.training)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -379,6 +398,8 @@ def validate(cfg: Config) -> Config:
          "must divide envs_per_step")
     need(cfg.param in sc.parameterizations, "param", f"choose one of {', '.join(sc.parameterizations)} for {sc.name}")
     need(cfg.alpha > 0 or not cfg.auto_alpha, "alpha", "must be > 0 with auto_alpha")
+    need(cfg.smooth == 0 or sc.smoothed_utility is not None, "smooth",
+         f"{sc.name} has no smoothed response (its utility is continuous); leave smooth at 0")
     try:
         sc.settings(dict(cfg.sampler), "setting")
     except InputError as e:

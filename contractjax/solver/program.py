@@ -87,14 +87,16 @@ class Program:
     def to_menu(self, env: Mapping[str, Array], a: Array) -> dict[str, Array]:
         return jax.vmap(self.parameterization.to_menu)(env, a)
 
-    def objective(self, env: Mapping[str, Array], a: Array, stats: Stats, penalty: Array) -> tuple[Array, Array, Array]:
+    def objective(self, env: Mapping[str, Array], a: Array, stats: Stats, penalty: Array,
+                  temperature: Array | float = 0.0) -> tuple[Array, Array, Array]:
         """``(training reward, principal utility, feasible)`` per environment.
 
         ``principal``: ``U · s − penalty · Σ max(0, −slack − δ)/scale`` with ``s = reward_scale`` (so the
         penalty is in units of a typical utility) and the dead zone ``δ = TRAIN_FEASIBILITY / s``:
         float32 rounding leaves binding constraints at slacks of ±1e-5 whose penalty gradient
         would otherwise swamp the reward's (exact-gradient training failed on AIGC without it);
-        ``paper``: the paper's reward times ``s``."""
+        ``paper``: the paper's reward times ``s``. A ``temperature > 0`` takes the reward's
+        utility from the model's smoothed response (``Scenario.smoothed_utility``)."""
         sc = self.scenario
         dead_zone = TRAIN_FEASIBILITY / stats.reward_scale
 
@@ -102,11 +104,16 @@ class Program:
             m = self.parameterization.to_menu(e, x)
             c = sc.constraints(e, m)
             u = sc.principal_utility(e, m)
+            u_train = u
+            if sc.smoothed_utility is not None:
+                # a finite temperature in the branch not taken: where() passes its gradient on as 0 · value
+                safe = jnp.where(temperature > 0, temperature, 1.0)
+                u_train = jnp.where(temperature > 0, sc.smoothed_utility(e, m, safe), u)
             if self.cfg.reward == "paper":
                 r = sc.paper_reward(e, m, x) * stats.reward_scale
             else:
                 slack, scale = core.flat(c)
-                r = u * stats.reward_scale - penalty * jnp.sum(jax.nn.relu((-slack - dead_zone) / scale))
+                r = u_train * stats.reward_scale - penalty * jnp.sum(jax.nn.relu((-slack - dead_zone) / scale))
             ok = jnp.max(core.violations(c, core.TOL32)) <= dead_zone
             return r, u, ok
 
@@ -135,7 +142,8 @@ class Program:
         a, extras = algo.explore(ts.agent, obs, k_act)
         if algo.replay and cfg.warmup > 0:
             a = jnp.where(ts.step < cfg.warmup, jax.random.uniform(k_rand, a.shape, a.dtype, -1.0, 1.0), a)
-        r, u, ok = self.objective(env, a, ts.stats, h.penalty)
+        temperature = h.smooth * h.smooth_decay ** ts.step.astype(jnp.float32)
+        r, u, ok = self.objective(env, a, ts.stats, h.penalty, temperature)
         replay = ts.replay
         if algo.replay:
             trans = {"obs": obs, "action": a, "reward": r}
@@ -144,7 +152,7 @@ class Program:
             replay = buffer.add(replay, trans)
 
         def reward_fn(actions: Array) -> Array:
-            return self.objective(env, actions, ts.stats, h.penalty)[0]
+            return self.objective(env, actions, ts.stats, h.penalty, temperature)[0]
 
         agent, metrics = algo.learn(ts.agent, Rollout(obs, a, r, extras), replay, reward_fn, k_learn)
         actor = updates.prune(cfg.pruning, cfg.prune_every, cfg.prune_steps, agent.actor, ts.step + 1, h.prune_rate)
