@@ -44,8 +44,7 @@ class Look:
         return cls(*scenario.roles, dict(scenario.labels))
 
     def utility(self, agents: bool = False) -> str:
-        return (f"{self.agents}'s mean utility (type-weighted)" if agents
-                else f"{self.principal}'s utility (mean over held-out envs)")
+        return f"{self.agents if agents else self.principal}'s utility (mean over held-out envs)"
 
     def setting(self, name: str) -> str:
         return self.labels.get(name, name)
