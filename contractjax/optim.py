@@ -125,7 +125,7 @@ def interior_point(
 OPTIMAL, UNBOUNDED, PIVOT_LIMIT = 0, 1, 2
 
 
-def simplex(c: Array, A: Array, b: Array, max_pivots: int | None = None, tol: float = 1e-11
+def simplex(c: Array, A: Array, b: Array, max_pivots: int | None = None, tol: float | None = None
             ) -> tuple[Array, Array, Array, Array]:
     """Maximize ``cᵀx`` subject to ``A x <= b``, ``x >= 0``, where ``b >= 0`` (the origin is a
     vertex: no phase one), by the primal simplex method on a dense tableau.
@@ -138,9 +138,12 @@ def simplex(c: Array, A: Array, b: Array, max_pivots: int | None = None, tol: fl
     Returns ``(x, y, value, status)``: the optimum ``x``, the duals ``y >= 0`` (the optimum of
     ``min bᵀy`` s.t. ``Aᵀy >= c``, ``y >= 0``), ``cᵀx``, and :data:`OPTIMAL`, :data:`UNBOUNDED`
     (then the dual is infeasible; ``x``, ``y`` are the last vertex's) or :data:`PIVOT_LIMIT`
-    (``max_pivots``, by default ``50 (p + q)`` for ``p`` rows and ``q`` columns).
+    (``max_pivots``, by default ``50 (p + q)`` for ``p`` rows and ``q`` columns). ``tol``: the
+    smallest reduced cost and pivot that count (default ``1e-11`` in float64, ``1e-5`` in float32).
     """
     p, q = A.shape
+    if tol is None:
+        tol = 1e-11 if A.dtype == jnp.float64 else 1e-5
     limit = 50 * (p + q) if max_pivots is None else max_pivots
     scale = jnp.maximum(1.0, jnp.max(jnp.abs(c)))
     T = jnp.zeros((p + 1, q + p + 1), A.dtype)

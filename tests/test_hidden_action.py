@@ -166,3 +166,28 @@ def test_the_smoothed_response_tends_to_the_exact_utility_and_is_trained_on_by_d
     assert solver.make_config(scenario=NAME).smooth > 0 and solver.make_config(scenario=NAME, smooth=0.0).smooth == 0
     with pytest.raises(cj.InputError, match="smooth"):
         solver.make_config(scenario="dt", smooth=0.1)
+    # the model trains by choosing the action to implement (paid the LP's least payment); an algorithm
+    # that learns from the reward's gradient gets the payments' action space instead, and is refused the other
+    assert solver.make_config(scenario=NAME).param == "implement"
+    assert solver.make_config(scenario=NAME, algo="amortized").param == "efforts"
+    with pytest.raises(cj.InputError, match="not differentiable"):
+        solver.make_config(scenario=NAME, algo="amortized", param="implement")
+
+
+def test_the_implement_action_space_pays_the_least_payment(x64) -> None:
+    """Choosing action i gives the LP's contract for i (feasible, IC binding); an action no
+    contract implements falls back to the zero contract and the agent's response to it."""
+    from contractjax.scenarios import hidden_action as ha
+
+    envs = cj.sample_envs(NAME, 300, seed=11, dims={"n": 3, "m": 6})
+    e = {k: jnp.asarray(v) for k, v in envs.items()}
+    t, pay, ok = jax.vmap(ha.least_payments)(e)
+    for i in range(6):
+        scores = jnp.full((300, 6), -1.0).at[:, i].set(1.0)
+        menus = {k: np.asarray(v) for k, v in jax.vmap(ha.implement_to_menu)(e, scores).items()}
+        report = cj.evaluate(NAME, envs, menus)
+        assert report["feasible"].all()
+        done = np.asarray(ok[:, i])
+        np.testing.assert_allclose(menus["t"][done], np.asarray(t[:, i])[done], atol=1e-12)
+        assert np.all(menus["a"][done] == i) and np.all(menus["t"][~done] == 0.0)
+    assert not np.asarray(ok).all()  # some actions are implemented by no contract

@@ -26,12 +26,14 @@ Shape = tuple[str, ...]
 
 
 class Parameterization(NamedTuple):
-    """An action space of the policy: ``size(dims)`` numbers in ``[-1, 1]`` and the bounded,
-    differentiable map ``to_menu(env, a) -> menu``."""
+    """An action space of the policy: ``size(dims)`` numbers in ``[-1, 1]`` and the bounded map
+    ``to_menu(env, a) -> menu``, differentiable unless ``differentiable`` is false (e.g. an
+    argmax: algorithms that learn from the reward's gradient cannot use it)."""
 
     size: Callable[[Mapping[str, int]], int]
     to_menu: Callable[[Env, Array], Menu]
     description: str = ""
+    differentiable: bool = True
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -32,7 +32,7 @@ import numpy as np
 from contractjax import core, optim
 from contractjax.domain import NON_NEGATIVE, POSITIVE, PROBABILITY, WHOLE
 from contractjax.scenarios import common
-from contractjax.scenarios.base import Env, Menu, from_module
+from contractjax.scenarios.base import Env, Menu, Parameterization, from_module
 
 Array = jax.Array
 
@@ -109,19 +109,22 @@ def paper_reward(env: Env, menu: Menu, a: Array) -> Array:
     return jnp.where(core.feasible(constraints(env, menu)), principal_utility(env, menu), 0.0)
 
 
+def least_payment(env: Env, i: Array) -> tuple[Array, Array, Array]:
+    """The contract that implements action ``i`` at the least expected payment (the LP above,
+    through its dual), that payment (``+inf`` if no contract implements ``i``, ``nan`` at the
+    simplex's pivot limit) and whether one does."""
+    F, c = env["F"], env["c"]
+    G = F[i][None, :] - F  # [m, n]: row k is F_i − F_k
+    _, t, pay, status = optim.simplex(c[i] - c, G.T, F[i])
+    pay = jnp.where(status == optim.OPTIMAL, pay, jnp.where(status == optim.UNBOUNDED, jnp.inf, jnp.nan))
+    return jnp.maximum(t, 0.0), pay, status == optim.OPTIMAL
+
+
 def least_payments(env: Env) -> tuple[Array, Array, Array]:
     """Per action ``i``: the contract that implements it at the least expected payment (the LP
     above, through its dual), that payment, and whether any contract implements it (``+inf``
     payment otherwise; ``nan`` if the simplex stopped at its pivot limit)."""
-    F, c = env["F"], env["c"]
-
-    def one(i: Array) -> tuple[Array, Array, Array]:
-        G = F[i][None, :] - F  # [m, n]: row k is F_i − F_k
-        _, t, pay, status = optim.simplex(c[i] - c, G.T, F[i])
-        pay = jnp.where(status == optim.OPTIMAL, pay, jnp.where(status == optim.UNBOUNDED, jnp.inf, jnp.nan))
-        return jnp.maximum(t, 0.0), pay, status == optim.OPTIMAL
-
-    return jax.vmap(one)(jnp.arange(c.shape[0]))
+    return jax.vmap(lambda i: least_payment(env, i))(jnp.arange(env["c"].shape[0]))
 
 
 def payments(env: Env, menu: Menu) -> Menu:
@@ -188,6 +191,17 @@ def action_to_menu(env: Env, a: Array) -> Menu:
     return {"t": common.box(a[:n], cap(env)), "a": jnp.argmax(a[n:]).astype(a.dtype)}
 
 
+def implement_to_menu(env: Env, a: Array) -> Menu:
+    """The ``implement`` action space: ``a[m]``, the action to implement is the argmax, paid the
+    least payment that implements it (one LP; an action no contract implements falls back to the
+    zero contract and the agent's response to it). Feasible by construction; inference solves one
+    LP where the oracle solves ``m``."""
+    i = jnp.argmax(a)
+    t, _, ok = least_payment(env, i)
+    t = jnp.where(ok, t, 0.0)
+    return {"t": t, "a": jnp.where(ok, i, best_response(env, t)).astype(t.dtype)}
+
+
 def menu_to_action(env: Env, menu: Menu) -> Array:
     """The inverse of :func:`action_to_menu`: the boxed payments and a one-hot of the action."""
     onehot = jax.nn.one_hot(_action(env, menu), env["c"].shape[0], dtype=menu["t"].dtype)
@@ -234,8 +248,13 @@ SCENARIO = from_module(
     domain=DOMAIN,
     action_size=lambda dims: int(dims["n"]) + int(dims["m"]),
     effort_size=lambda dims: int(dims["n"]),
+    extra_parameterizations={"implement": Parameterization(
+        lambda dims: int(dims["m"]), implement_to_menu,
+        "the action to implement (argmax of m numbers), paid the least payment that implements it (one LP)",
+        differentiable=False)},
     baselines={"linear": linear_menu},
     smoothed_utility=smoothed_utility,
-    # the exact reward's gradient only lowers payments until the agent's choice switches (docs/models.md §6)
-    training={"smooth": 0.02, "smooth_decay": 0.999},
+    # choosing the action and paying the LP's least payment learns best (docs/models.md §6); the smoothed
+    # response serves the algorithms that learn from the reward's gradient, in the payments' action space
+    training={"param": "implement", "smooth": 0.02, "smooth_decay": 0.999},
 )

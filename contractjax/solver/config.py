@@ -244,7 +244,7 @@ def make_config(preset: str = "quick", file: str | Path | None = None, given_by:
         algo = given.get("algo", PRESETS[preset].get("algo", Config.algo))
         if algo not in registry.names():
             raise FieldError("algo", f"choose one of {', '.join(registry.names())}", algo)
-        defaults = dict(registry.get(algo).defaults) | _model_defaults(given.get("scenario", Config.scenario))
+        defaults = dict(registry.get(algo).defaults) | _model_defaults(given.get("scenario", Config.scenario), algo)
         return validate(coerce(defaults | PRESETS[preset] | PRESET_ALGO.get((preset, algo), {}) | given))
     except FieldError as e:
         if e.field in overrides and given_by:
@@ -254,9 +254,10 @@ def make_config(preset: str = "quick", file: str | Path | None = None, given_by:
         raise
 
 
-def _model_defaults(scenario: Any) -> dict[str, Any]:
+def _model_defaults(scenario: Any, algo: str) -> dict[str, Any]:
     """The Config values a model trains with unless told otherwise (an unknown model: none here;
-    :func:`validate` names it)."""
+    :func:`validate` names it), less a default action space that ``algo`` cannot learn in (one
+    that is not differentiable, for an algorithm that learns from the reward's gradient)."""
     try:
         sc = scenarios.get(scenario)
     except (InputError, TypeError):
@@ -265,7 +266,11 @@ def _model_defaults(scenario: Any) -> dict[str, Any]:
     if unknown:
         raise InputError(f"model '{sc.name}': training default '{unknown[0]}' is not a Config field; see "
                          "contractjax train --help")
-    return dict(sc.training)
+    out = dict(sc.training)
+    param = out.get("param")
+    if registry.get(algo).gradient and param in sc.parameterizations and not sc.parameterization(param).differentiable:
+        del out["param"]
+    return out
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -398,6 +403,9 @@ def validate(cfg: Config) -> Config:
          "must divide envs_per_step")
     need(cfg.param in sc.parameterizations, "param", f"choose one of {', '.join(sc.parameterizations)} for {sc.name}")
     need(cfg.alpha > 0 or not cfg.auto_alpha, "alpha", "must be > 0 with auto_alpha")
+    need(sc.parameterization(cfg.param).differentiable or not registry.get(cfg.algo).gradient, "param",
+         f"{cfg.algo} learns from the reward's gradient, and action space {cfg.param} is not differentiable; choose "
+         f"one of {', '.join(k for k, p in sc.parameterizations.items() if p.differentiable)}")
     need(cfg.smooth == 0 or sc.smoothed_utility is not None, "smooth",
          f"{sc.name} has no smoothed response (its utility is continuous); leave smooth at 0")
     try:

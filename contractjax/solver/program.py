@@ -105,7 +105,7 @@ class Program:
             c = sc.constraints(e, m)
             u = sc.principal_utility(e, m)
             u_train = u
-            if sc.smoothed_utility is not None:
+            if sc.smoothed_utility is not None and self.parameterization.differentiable:
                 # a finite temperature in the branch not taken: where() passes its gradient on as 0 · value
                 safe = jnp.where(temperature > 0, temperature, 1.0)
                 u_train = jnp.where(temperature > 0, sc.smoothed_utility(e, m, safe), u)

@@ -37,13 +37,16 @@ Builder = Callable[["Config", int, int], "Algorithm"]
 class AlgoSpec:
     """One algorithm: ``name`` (the ``Config.algo`` value), ``label`` (its name in figures and
     tables), ``build`` (a :data:`Builder`), ``defaults`` (Config values applied beneath the preset)
-    and ``paper`` (a series of the papers' all-algorithms comparison, ``reproduce dt-fig4``)."""
+    ``paper`` (a series of the papers' all-algorithms comparison, ``reproduce dt-fig4``) and
+    ``gradient`` (it learns from the reward's gradient through the action space, which must then
+    be differentiable)."""
 
     name: str
     label: str
     build: Builder
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     paper: bool = False
+    gradient: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
