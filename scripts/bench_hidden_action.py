@@ -25,6 +25,9 @@ NAME = "hidden_action"
 
 
 def scipy_optimum(F: np.ndarray, r: np.ndarray, c: np.ndarray) -> float:
+    """The principal's optimum, one HiGHS LP per action: ``min F_i·t`` s.t.
+    ``(F_i − F_k)·t >= c_i − c_k``, ``t >= 0``; the best implementable action (the reference the
+    tests hold the oracle to)."""
     best = -np.inf
     for i in range(F.shape[0]):
         res = linprog(F[i], A_ub=F - F[i], b_ub=c - c[i], bounds=(0, None), method="highs")

@@ -17,20 +17,10 @@ from scipy.optimize import linprog
 
 import contractjax as cj
 from contractjax import cli, optim
+from scripts.bench_hidden_action import scipy_optimum
 from tests.conftest import TINY
 
 NAME = "hidden_action"
-
-
-def scipy_optimum(F: np.ndarray, r: np.ndarray, c: np.ndarray) -> float:
-    """The principal's optimum, one HiGHS LP per action: ``min F_i·t`` s.t.
-    ``(F_i − F_k)·t >= c_i − c_k``, ``t >= 0``; the best implementable action."""
-    best = -np.inf
-    for i in range(F.shape[0]):
-        res = linprog(F[i], A_ub=F - F[i], b_ub=c - c[i], bounds=(0, None), method="highs")
-        if res.status == 0:
-            best = max(best, F[i] @ r - res.fun)
-    return best
 
 
 @settings(max_examples=80, deadline=None)

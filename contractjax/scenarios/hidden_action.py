@@ -87,7 +87,7 @@ def constraints(env: Env, menu: Menu) -> core.Constraints:
 
 def principal_utility(env: Env, menu: Menu) -> Array:
     """``F_a·(r − t)``."""
-    return env["F"][_action(env, menu)] @ (env["r"] - menu["t"])
+    return expected(env, env["r"] - menu["t"])[_action(env, menu)]
 
 
 def agents_utility(env: Env, menu: Menu) -> Array:
