@@ -148,3 +148,26 @@ def test_solve_refuses_a_run_whose_config_no_longer_matches_its_checkpoint(tmp_p
                      "--out", str(tmp_path / "m.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "config.json" in err[0] and not (tmp_path / "m.json").exists(), err
+
+
+def test_a_checkpoint_from_an_earlier_version_resumes_when_only_hyperparameters_were_added(tmp_path) -> None:
+    """A hyperparameter added since a checkpoint was written comes from the run's configuration;
+    any other difference in the state is one line saying another version wrote it (not 'damaged')."""
+    import orbax.checkpoint as ocp
+
+    from contractjax.solver import checkpoint
+
+    old = {"agent": {"hyper": {"tau": np.float32(0.01)}, "w": np.arange(3.0, dtype=np.float32)}, "step": np.int32(7)}
+    mngr = checkpoint.manager(tmp_path)
+    mngr.save(7, args=ocp.args.Composite(state=ocp.args.StandardSave(old)))
+    mngr.wait_until_finished()
+    like = {"agent": {"hyper": {"tau": np.float32(0.5), "smooth": np.float32(0.02)}, "w": np.zeros(3, np.float32)},
+            "step": np.int32(0)}
+    got, step = checkpoint.restore(mngr, "state", like=like)
+    assert step == 7 and got["agent"]["hyper"] == {"tau": np.float32(0.01), "smooth": np.float32(0.02)}
+    np.testing.assert_array_equal(got["agent"]["w"], old["agent"]["w"])
+    for other in ({**like, "agent": {**like["agent"], "v": np.zeros(2, np.float32)}},  # a new non-hyper leaf
+                  {**like, "agent": {**like["agent"], "w": np.zeros(4, np.float32)}}):  # another shape
+        with pytest.raises(checkpoint.CheckpointError, match="another version of contractjax") as e:
+            checkpoint.restore(mngr, "state", like=other)
+        assert "damaged" not in str(e.value) and "\n" not in str(e.value)

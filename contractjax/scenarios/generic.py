@@ -57,9 +57,11 @@ INSIDE = 1e-6
 #: Complete information: projected-Adam steps and starts per type (general models).
 CI_STEPS, CI_STARTS = 400, 4
 #: The 1-D root finds (exact path; 1-D complete information): the relative bracket width they stop
-#: at, the most steps they take, and where they read the slope at the ends of their interval (a
-#: fraction of it).
-ROOT_XTOL, ROOT_STEPS, EDGE = 1e-12, 100, 1e-12
+#: at and the most steps they take; the grid (fractions of the interval) whose cells bracket the
+#: roots first, its ends a hair inside the interval (models guard their kinks at the bounds, sqrt
+#: at 0, with a branch whose derivative there is 0).
+ROOT_XTOL, ROOT_STEPS, ROOT_FIXED = 1e-12, 100, 12
+ROOT_GRID = (1e-12, 1e-3, 0.1, 0.5, 1 - 1e-12)
 #: Bisection halvings of :func:`repair`'s segment.
 REPAIR_HALVINGS = 30
 
@@ -195,64 +197,75 @@ def complete_allocation(eco: Economics, env: Env, quick: bool = False) -> Array:
         item = _item(eco, xk)
         return eco.principal(env, ty, item | {eco.payment: eco.cost(env, ty, item)})
 
+    slopes = jax.vmap(jax.grad(lambda x, ty: surplus(ty, x[None])))  # each type's at its own x
+    root = _root(lambda x: slopes(x, types), lo[0], hi[0])[None] if lo.shape[0] == 1 else None
+    if quick and root is not None:
+        return root
+
     def one(ty: Env, lo_k: Array, hi_k: Array) -> Array:
-        if quick and lo_k.shape[0] == 1:
-            return _root(lambda v: jax.grad(lambda z: surplus(ty, z[None]))(v), lo_k[0], hi_k[0])[None]
         fracs = jnp.linspace(0.05, 0.95, CI_STARTS, dtype=lo_k.dtype)
         x0 = lo_k[:, None] + (hi_k - lo_k)[:, None] * fracs[None, :]  # [F, P]
         f = jax.vmap(lambda xp: surplus(ty, xp), in_axes=1)
         inner = lo_k + INSIDE * (hi_k - lo_k)
         xs, vals = optim.projected_ascent(f, x0, lambda x: jnp.clip(x, inner[:, None], hi_k[:, None]),
                                           (hi_k - lo_k)[:, None], CI_STEPS // 4 if quick else CI_STEPS)
-        best = xs[:, jnp.argmax(vals)]
-        if lo_k.shape[0] == 1:
-            root = _root(lambda v: jax.grad(lambda z: surplus(ty, z[None]))(v), lo_k[0], hi_k[0])[None]
-            best = jnp.where(surplus(ty, root) >= surplus(ty, best), root, best)
-        return best
+        return xs[:, jnp.argmax(vals)]
 
-    return jax.vmap(one, in_axes=(0, 1, 1), out_axes=1)(types, lo, hi)
+    best = jax.vmap(one, in_axes=(0, 1, 1), out_axes=1)(types, lo, hi)
+    if root is None:
+        return best
+    value = jax.vmap(surplus, in_axes=(0, 1))
+    return jnp.where(value(types, root) >= value(types, best), root, best)
 
 
 def _root(g: Callable[[Array], Array], lo: Array, hi: Array) -> Array:
     """The maximizer on ``[lo, hi]`` of a concave function with derivative ``g`` (decreasing):
-    ``lo`` if ``g(lo) <= 0``, ``hi`` if ``g(hi) >= 0``, else the root of ``g`` by the
-    Anderson–Björck method (Anderson & Björck 1973: regula falsi that scales a stale end's value by
-    ``1 − g(x)/g(end replaced)``; superlinear, and the bracket always holds the root), with a
-    bisection wherever the interpolation is not finite, until every bracket is ``ROOT_XTOL`` of
-    its ends wide (or a few roundings of the interval; at most ``ROOT_STEPS``). Elementwise over
-    arrays of problems; derivative evaluations only."""
+    ``lo`` if ``g(lo) <= 0``, ``hi`` if ``g(hi) >= 0``, else the root of ``g``. Elementwise over
+    arrays of problems; derivative evaluations only. The root is first bracketed by a cell of
+    :data:`ROOT_GRID` (finer toward the ends, where a slope singular at a bound makes interpolation
+    slow), then found by the Anderson–Björck method (Anderson & Björck 1973: regula falsi that
+    scales a stale end's value by ``1 − g(x)/g(end replaced)``; superlinear, and the bracket
+    always holds the root), with a bisection wherever the interpolation is not finite, until
+    every bracket is ``ROOT_XTOL`` of its ends wide (or a few roundings of the interval; at most
+    ``ROOT_STEPS``)."""
     # the ends' slopes a hair inside: models guard their kinks at the bounds (sqrt at 0) with a
     # branch whose derivative there is 0
     width = hi - lo
-    g_lo, g_hi = g(lo + EDGE * width), g(hi - EDGE * width)
+    points = lo + width * jnp.asarray(ROOT_GRID, lo.dtype).reshape((-1,) + (1,) * lo.ndim)  # [G, ...]
+    values = jax.vmap(g)(points)
+    g_lo, g_hi = values[0], values[-1]
     inside = (g_lo > 0) & (g_hi < 0)
+    # the cell where the slope changes sign: g is decreasing, so the positive values come first
+    cell = jnp.clip(jnp.sum(values[1:-1] > 0, axis=0), 0, len(ROOT_GRID) - 2)
+    pick = lambda v, i: jnp.take_along_axis(v, i[None], axis=0)[0]  # noqa: E731
+    a, b, ga, gb = pick(points, cell), pick(points, cell + 1), pick(values, cell), pick(values, cell + 1)
     floor = 2 * jnp.finfo(lo.dtype).eps * jnp.maximum(jnp.maximum(jnp.abs(lo), jnp.abs(hi)), width)
     tolerance = lambda a, b: jnp.maximum(0.5 * ROOT_XTOL * jnp.maximum(jnp.abs(a), jnp.abs(b)), floor)  # noqa: E731
-    done = lambda a, b: ~inside | (b - a <= 2 * tolerance(a, b))  # noqa: E731
 
     def step(c: tuple[Array, ...]) -> tuple[Array, ...]:
-        i, a, b, ga, gb, side = c
+        a, b, ga, gb, side = c
         tol = tolerance(a, b)
         x = (a * gb - b * ga) / (gb - ga)
         # at least a tolerance from either end (Brent 1973): a converged interpolation, which
-        # rounds onto an end, then closes the bracket
-        x = jnp.clip(jnp.where(jnp.isfinite(x), x, 0.5 * (a + b)), a + tol, b - tol)
+        # rounds onto an end, then closes the bracket; never outside it (a closed bracket stays)
+        x = jnp.clip(jnp.clip(jnp.where(jnp.isfinite(x), x, 0.5 * (a + b)), a + tol, b - tol), a, b)
         gx = g(x)
         right = gx < 0  # the root is left of x: x becomes the right end
         m = 1.0 - gx / jnp.where(right, gb, ga)  # the replaced end's value over the new one
         m = jnp.where(m > 0, m, 0.5)
         ga = jnp.where(right & (side == 1), m * ga, ga)  # the left end stayed twice: scale its value
         gb = jnp.where(~right & (side == -1), m * gb, gb)
-        stop = done(a, b)
-        a2, ga2 = jnp.where(right, a, x), jnp.where(right, ga, gx)
-        b2, gb2 = jnp.where(right, x, b), jnp.where(right, gx, gb)
-        keep = lambda old, new: jnp.where(stop, old, new)  # noqa: E731
-        return (i + 1, keep(a, a2), keep(b, b2), keep(ga, ga2), keep(gb, gb2),
-                keep(side, jnp.where(right, 1, -1).astype(side.dtype)))
+        return (jnp.where(right, a, x), jnp.where(right, x, b), jnp.where(right, ga, gx), jnp.where(right, gx, gb),
+                jnp.where(right, 1, -1).astype(side.dtype))
 
-    ga0 = jnp.where(jnp.isfinite(g_lo), g_lo, jnp.finfo(lo.dtype).max / 4)
-    start = (0, lo, hi, jnp.where(inside, ga0, 1.0), jnp.where(inside, g_hi, -1.0), jnp.zeros(lo.shape, jnp.int32))
-    _, a, b, ga, gb, _ = jax.lax.while_loop(lambda c: (c[0] < ROOT_STEPS) & ~jnp.all(done(c[1], c[2])), step, start)
+    ga = jnp.where(jnp.isfinite(ga), ga, jnp.finfo(lo.dtype).max / 4)
+    c = (a, b, jnp.where(inside, ga, 1.0), jnp.where(inside, gb, -1.0), jnp.zeros(lo.shape, jnp.int32))
+    # a fixed number of steps first (a loop without a test per environment, which batches cheaply),
+    # then steps while any bracket of the batch is open
+    c = jax.lax.fori_loop(0, ROOT_FIXED, lambda _, c: step(c), c)
+    open_ = lambda c: ~jnp.all(~inside | (c[1] - c[0] <= 2 * tolerance(c[0], c[1])))  # noqa: E731
+    _, c = jax.lax.while_loop(lambda ic: (ic[0] < ROOT_STEPS) & open_(ic[1]), lambda ic: (ic[0] + 1, step(ic[1])), (0, c))
+    a, b, ga, gb, _ = c
     x = jnp.where(jnp.abs(ga) < jnp.abs(gb), a, b)
     return jnp.where(g_lo <= 0, lo, jnp.where(g_hi >= 0, hi, x))
 
@@ -272,26 +285,53 @@ def ironed_allocation(eco: Economics, env: Env) -> Array:
     lo, hi = eco.bounds(env)
     K = lo.shape[1]
     up = ascending(eco, env)
-    order = jnp.where(up, jnp.arange(K), jnp.arange(K)[::-1])
-    types = jax.tree.map(lambda v: v[order], eco.per_type(env))
-    p = eco.probabilities(env)[order]
-    lo_w, hi_w = lo[0, order], hi[0, order]
+    lo_w, hi_w = _working(up, lo[0]), _working(up, hi[0])
+    # each type alone first; a block's maximizer lies between its members' own (every member's
+    # derivative has one sign outside them), which brackets the blocks' root finds tightly
+    own = _root(_block_slopes(eco, env, up, np.arange(K), np.arange(K)), lo_w, hi_w)
+    jj, ll = np.triu_indices(K, 1)  # the blocks [j, l] of two types or more
+    if len(jj):
+        block = np.concatenate([np.full(l - j + 1, b) for b, (j, l) in enumerate(zip(jj, ll, strict=True))])
+        member = np.concatenate([np.arange(j, l + 1) for j, l in zip(jj, ll, strict=True)])
+        span = lambda f, v: jnp.stack([f(v[j:l + 1]) for j, l in zip(jj, ll, strict=True)])  # noqa: E731
+        b_lo = jnp.maximum(span(jnp.max, lo_w), span(jnp.min, own))
+        b_hi = jnp.minimum(span(jnp.min, hi_w), span(jnp.max, own))
+        x_star = _root(_block_slopes(eco, env, up, block, member), b_lo, jnp.maximum(b_hi, b_lo))
+    else:
+        x_star = own[:0]
+    index = np.full((K, K), K + len(jj))
+    index[np.arange(K), np.arange(K)] = np.arange(K)
+    index[jj, ll] = K + np.arange(len(jj))
+    table = jnp.concatenate([own, x_star, jnp.full(1, jnp.nan, own.dtype)])[index]  # [j, l]; NaN never read
+    big = jnp.finfo(lo.dtype).max
+    j_ix, i_ix, l_ix = np.arange(K)[:, None, None], np.arange(K)[None, :, None], np.arange(K)[None, None, :]
+    inner = jnp.min(jnp.where((l_ix >= i_ix) & (l_ix >= j_ix), table[:, None, :], big), axis=2)  # [j, i]
+    x_hat = jnp.max(jnp.where(j_ix[..., 0] <= i_ix[..., 0], inner, -big), axis=0)
+    return _working(up, jnp.clip(x_hat, lo_w, hi_w))[None]
 
-    zero, one_ = jnp.zeros((), lo.dtype), jnp.ones((), lo.dtype)
 
-    def at(j: int, x: Array, t: Array = zero) -> Env:
-        return _item(eco, x[None], t)
+def _working(up: Array, v: Array) -> Array:
+    """Per-type values ``[K, ...]`` in the working order (its own inverse: a reversal or none)."""
+    return jnp.where(up, v, v[::-1])
 
-    def ty(j: int) -> Env:
-        return jax.tree.map(lambda v: v[j], types)
 
-    lam = jnp.stack([eco.principal(env, ty(j), at(j, lo_w[j])) - eco.principal(env, ty(j), at(j, lo_w[j], one_))
-                     for j in range(K)])
+def _block_slopes(eco: Economics, env: Env, up: Array, block: np.ndarray,
+                  member: np.ndarray) -> Callable[[Array], Array]:
+    """``x[B] ↦`` each block's summed derivative ``Σ_{j ∈ b} φ_j'(x_b)`` (:func:`ironed_allocation`),
+    the blocks given by their members' pairs ``(block[i], member[i])``, sorted by block."""
+    types = jax.tree.map(lambda v: _working(up, v), eco.per_type(env))
+    p = _working(up, eco.probabilities(env))
+    lo_w = _working(up, eco.bounds(env)[0][0])
+    zero, one = jnp.zeros((), lo_w.dtype), jnp.ones((), lo_w.dtype)
+    lam = jax.vmap(lambda ty, x: eco.principal(env, ty, _item(eco, x[None], zero))
+                   - eco.principal(env, ty, _item(eco, x[None], one)))(types, lo_w)
     Lam = jnp.cumsum((p * lam)[::-1])[::-1]
     Lam_next = jnp.append(Lam[1:], 0.0)  # Λ_{>j}
+    K = p.shape[0]
     # type j's terms, stacked [K]: itself, the next type (whose rent j's allocation sets), p, λ, Λ_{>j}
-    nxt = np.minimum(np.arange(K) + 1, K - 1)
-    terms = (types, jax.tree.map(lambda v: v[nxt], types), p, lam, Lam_next, jnp.arange(K) < K - 1)
+    terms = (types, jax.tree.map(lambda v: jnp.concatenate([v[1:], v[-1:]]), types), p, lam, Lam_next,
+             jnp.arange(K) < K - 1)
+    terms = jax.tree.map(lambda v: v[member], terms)
 
     def phi(x: Array, t_j: Env, t_next: Env, p_j: Array, lam_j: Array, L_j: Array, has_next: Array) -> Array:
         c = eco.cost(env, t_j, _item(eco, x[None]))
@@ -299,33 +339,18 @@ def ironed_allocation(eco: Economics, env: Env) -> Array:
         return p_j * (eco.principal(env, t_j, _item(eco, x[None], zero)) - lam_j * c) - L_j * rent
 
     dphi = jax.vmap(jax.grad(phi))
-    # Each type alone first; a block's maximizer lies between its members' own (every member's
-    # derivative has one sign outside them), which brackets the blocks' root finds tightly.
-    own = _root(lambda x: dphi(x, *terms), lo_w, hi_w)
-    jj, ll = np.triu_indices(K, 1)  # the blocks [j, l] of two types or more
-    if len(jj):
-        pair_block = np.concatenate([np.full(l - j + 1, i) for i, (j, l) in enumerate(zip(jj, ll, strict=True))])
-        pair_type = np.concatenate([np.arange(j, l + 1) for j, l in zip(jj, ll, strict=True)])
-        per_pair = jax.tree.map(lambda v: v[pair_type], terms)
+    # static slices rather than gathers and a scatter-add: they fuse with the derivative
+    ends = np.flatnonzero(np.diff(block, append=block[-1] + 1)) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    if len(ends) == len(block):  # one member each
+        return lambda x: dphi(x, *terms)
 
-        def block_slope(x_b: Array) -> Array:  # [B] -> the summed derivative of each block at its point
-            d = dphi(x_b[pair_block], *per_pair)
-            return jax.ops.segment_sum(d, pair_block, len(jj), indices_are_sorted=True)
+    def slopes(x: Array) -> Array:
+        at = jnp.concatenate([jnp.broadcast_to(x[b], (e - s,)) for b, (s, e) in enumerate(zip(starts, ends, strict=True))])
+        d = dphi(at, *terms)
+        return jnp.stack([jnp.sum(d[s:e]) for s, e in zip(starts, ends, strict=True)])
 
-        blo = jnp.stack([jnp.maximum(jnp.max(lo_w[j:l + 1]), jnp.min(own[j:l + 1])) for j, l in zip(jj, ll, strict=True)])
-        bhi = jnp.stack([jnp.minimum(jnp.min(hi_w[j:l + 1]), jnp.max(own[j:l + 1])) for j, l in zip(jj, ll, strict=True)])
-        x_star = _root(block_slope, blo, jnp.maximum(bhi, blo))
-    else:
-        x_star = own[:0]
-    jj, ll = np.concatenate([np.arange(K), jj]), np.concatenate([np.arange(K), ll])
-    x_star = jnp.concatenate([own, x_star])
-    table = jnp.full((K, K), jnp.nan, lo.dtype).at[jj, ll].set(x_star)  # [j, l]
-    big = jnp.finfo(lo.dtype).max
-    j_ix, i_ix, l_ix = np.arange(K)[:, None, None], np.arange(K)[None, :, None], np.arange(K)[None, None, :]
-    inner = jnp.min(jnp.where((l_ix >= i_ix) & (l_ix >= j_ix), table[:, None, :], big), axis=2)  # [j, i]
-    x_hat = jnp.max(jnp.where(j_ix[..., 0] <= i_ix[..., 0], inner, -big), axis=0)
-    x_hat = jnp.clip(x_hat, lo_w, hi_w)
-    return jnp.zeros_like(lo).at[0, order].set(x_hat)
+    return slopes
 
 
 # ---------------------------------------------------------------------------------- the search

@@ -2,7 +2,9 @@
 (actor parameters, masks, observation statistics: what ``solve`` needs), written between
 compiled chunks, never inside them. The latest two are kept.
 
-A damaged checkpoint is an error naming it, and the newest intact one to fall back to.
+A damaged checkpoint is an error naming it, and the newest intact one to fall back to. A
+checkpoint from an earlier version resumes when it lacks only hyperparameters added since (the
+run's configuration sets them); any other difference in the state is an error saying so.
 """
 
 from __future__ import annotations
@@ -115,13 +117,52 @@ def _quiet() -> Iterator[None]:
         log.setLevel(level)
 
 
+class VersionError(CheckpointError):
+    """A readable checkpoint whose training state has another structure (another version wrote it)."""
+
+
+#: Leaves that a checkpoint may lack: hyperparameters added since it was written, which the run's
+#: configuration sets anyway (a run resumed after an upgrade takes them from it).
+FILLABLE = ("agent", "hyper")
+
+
 def _restore(mngr: ocp.CheckpointManager, step: int, item: str, like: Any = None) -> Any:
     args = ocp.args.StandardRestore(None if like is None else jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
     try:
         with _quiet():
             return mngr.restore(step, args=ocp.args.Composite(**{item: args}))[item]
     except Exception as e:  # orbax raises many types for damaged files; all mean "cannot read"
-        raise CheckpointError(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        error = CheckpointError(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    if like is None:
+        raise error from None
+    try:  # readable as written? then another version's state, not damage
+        with _quiet():
+            raw = mngr.restore(step, args=ocp.args.Composite(**{item: ocp.args.StandardRestore(None)}))[item]
+    except Exception:
+        raise error from None
+    return _graft(raw, like)
+
+
+def _graft(raw: Any, like: Any) -> Any:
+    """``like``'s structure filled with ``raw``'s leaves (a checkpoint read as written): leaves
+    under :data:`FILLABLE` that ``raw`` lacks keep ``like``'s values; any other difference is a
+    :class:`VersionError` naming it."""
+    got = {_path(p): v for p, v in jax.tree_util.tree_flatten_with_path(raw)[0]}
+    want, treedef = jax.tree_util.tree_flatten_with_path(like)
+    missing = [k for k, _ in ((_path(p), v) for p, v in want) if k not in got]
+    extra = sorted(set(got) - {_path(p) for p, _ in want})
+    wrong = [k for k in missing if k[:len(FILLABLE)] != FILLABLE] + extra
+    wrong += [_path(p) for p, v in want if _path(p) in got and np.shape(got[_path(p)]) != np.shape(v)]
+    if wrong:
+        raise VersionError(f"it holds another version's training state ({', '.join('.'.join(k) for k in wrong[:4])}"
+                           f"{' …' if len(wrong) > 4 else ''} differ)")
+    leaves = [np.asarray(got[_path(p)], dtype=np.asarray(v).dtype) if _path(p) in got else v for p, v in want]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _path(path: tuple) -> tuple[str, ...]:
+    """A pytree key path as the names orbax writes (dict keys, attributes, indices)."""
+    return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
 def restore(mngr: ocp.CheckpointManager, item: str, like: Any = None, step: int | None = None,
@@ -139,6 +180,9 @@ def restore(mngr: ocp.CheckpointManager, item: str, like: Any = None, step: int 
         raise CheckpointError(f"'{where}' has no checkpoint {step}; it has: {', '.join(map(str, steps))}")
     try:
         return _restore(mngr, step, item, like), step
+    except VersionError as e:
+        raise CheckpointError(f"checkpoint {step} in '{where}' was written by another version of contractjax: "
+                              f"{e}; resume with that version or start a new run") from None
     except CheckpointError as e:
         for older in reversed([s for s in steps if s < step]):
             try:
