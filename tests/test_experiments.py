@@ -86,7 +86,13 @@ def test_reproduce_end_to_end_writes_figure_data_and_summary(tmp_path, capsys) -
     capsys.readouterr()
     report = ["reproduce", "--report", str(tmp_path), "--report-out", str(md)]
     assert cli.main(report) == 2 and "--overwrite" in capsys.readouterr().err and md.read_text() == text
+    # replacing it updates the experiments run under RUNS and keeps the others' sections
+    stub = "`contractjax reproduce dt-fig3"
+    md.write_text(text.replace(f"Not run yet: {stub}", f"Run elsewhere: {stub}"))
     assert cli.main([*report, "--overwrite"]) == 0
+    new = md.read_text()
+    assert "Run elsewhere: `contractjax reproduce dt-fig3" in new and "Not run yet: `contractjax reproduce dt-fig4" in new
+    assert new.count("## aigc-fig5:") == 1 and "![aigc-fig5]" in new
     assert cli.main(["reproduce", "--report", str(tmp_path), "--report-out", str(tmp_path / "docs"), "--overwrite"]) == 2
     assert "is a folder" in capsys.readouterr().err
     for runs in (tmp_path / "missing", tmp_path / "docs"):

@@ -12,15 +12,19 @@ from contractjax import files
 from contractjax.domain import InputError
 from contractjax.experiments.catalog import EXPERIMENTS
 
+#: How a section says its experiment was never run.
+NOT_RUN = "Not run yet:"
+
 
 def report(runs: str | Path, out: str | Path = "docs/results.md", figures: str | Path | None = None,
            overwrite: bool = False) -> Path:
     """``docs/results.md`` from experiment folders under ``runs`` (each with a ``summary.json``):
     per experiment the paper's claim, ours (final utility, gap to the oracle, per series), the
     figure (copied into ``figures``, by default ``figures/`` beside ``out``; existing figures are
-    replaced only with ``overwrite``), the command, budget, device and date. Experiments without a
-    run are listed as not yet run. ``runs`` must hold at least one experiment; an existing ``out``
-    is replaced only with ``overwrite``."""
+    replaced only with ``overwrite``), the command, budget, device and date. ``runs`` must hold at
+    least one experiment; an existing ``out`` is replaced only with ``overwrite``, and then only
+    the experiments run under ``runs``: the others keep their sections (runs at different budgets,
+    kept in different folders, update one report). Experiments never run are listed as such."""
     outp = Path(out)
     figs = outp.parent / "figures" if figures is None else Path(figures)  # beside the report by default
     if not Path(runs).is_dir():
@@ -51,10 +55,14 @@ def report(runs: str | Path, out: str | Path = "docs/results.md", figures: str |
              "figure draws the exact optimum (oracle) and the complete-information bound beside the learned policies; "
              "gaps are to the oracle on held-out environments. Which of the papers' claims these runs support, claim "
              "by claim: [claims.md](claims.md).", ""]
+    kept = _sections(outp.read_text(encoding="utf-8")) if outp.exists() else {}
     for exp_id, exp in EXPERIMENTS.items():
+        if exp_id not in found and exp_id in kept:
+            lines += kept[exp_id]
+            continue
         lines += [f"## {exp_id}: {exp.paper} {exp.figure}", "", f"**Paper's claim.** {exp.claim}.", ""]
         if exp_id not in found:
-            lines += [f"Not run yet: `contractjax reproduce {exp_id} --budget quick --out runs/{exp_id}`.", ""]
+            lines += [f"{NOT_RUN} `contractjax reproduce {exp_id} --budget quick --out runs/{exp_id}`.", ""]
             continue
         folder, data = found[exp_id]
         png = folder / data["figure_file"]
@@ -89,6 +97,19 @@ def report(runs: str | Path, out: str | Path = "docs/results.md", figures: str |
                   f"--out runs/{exp_id}`.", ""]
     files.write_text(outp, "\n".join(lines))
     return outp
+
+
+def _sections(text: str) -> dict[str, list[str]]:
+    """A report's sections by experiment id (each from its ``## ID:`` heading to the next), the
+    ones of experiments that were run."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("## ") and ":" in line:
+            current = sections.setdefault(line[3:].split(":", 1)[0].strip(), [])
+        if current is not None:
+            current.append(line)
+    return {k: v for k, v in sections.items() if k in EXPERIMENTS and not any(ln.startswith(NOT_RUN) for ln in v)}
 
 
 def _ranking(series: Sequence[Mapping[str, Any]]) -> str:
