@@ -339,7 +339,7 @@ def _block_slopes(eco: Economics, env: Env, up: Array, block: np.ndarray,
         return p_j * (eco.principal(env, t_j, _item(eco, x[None], zero)) - lam_j * c) - L_j * rent
 
     dphi = jax.vmap(jax.grad(phi))
-    # static slices rather than gathers and a scatter-add: they fuse with the derivative
+    # blocks are runs of consecutive pairs: static slices and sums, no scatter
     ends = np.flatnonzero(np.diff(block, append=block[-1] + 1)) + 1
     starts = np.concatenate([[0], ends[:-1]])
     if len(ends) == len(block):  # one member each
