@@ -250,3 +250,6 @@ def test_figures_name_the_models_roles_and_settings() -> None:
     screening = Look.of(scenarios.get(str(Path(__file__).resolve().parents[1] / "examples" / "screening.py")))
     assert screening.principal == "buyer" and screening.setting("a") == "value scale a"
     assert screening.setting("nu") == "nu"  # a setting without words is shown by its name
+    # the oracle line says what the oracle is: exact (closed forms, the exact path) or a search's best
+    assert dt.oracle == screening.oracle == "exact optimum"
+    assert "search" in Look.of(scenarios.get("twin")).oracle

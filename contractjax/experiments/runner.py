@@ -104,9 +104,9 @@ def run(exp_id: str | Path | Experiment, out: str | Path, budget: str = "quick",
     files.write_csv(outp / f"{exp.id}.csv", curves + finals)
     for name, rows in extra.items():
         files.write_csv(outp / f"{exp.id}-{name}.csv", rows)
-    caption = f"{exp.id}: {budget} budget, mean ± std over {seeds} seed(s); oracle = exact optimum"
-    png = figure.draw(exp, tables, extra, lines, Look.of(scenarios.get(exp.scenario)), outp / f"{exp.id}.png",
-                      caption)
+    look = Look.of(scenarios.get(exp.scenario))
+    caption = f"{exp.id}: {budget} budget, mean ± std over {seeds} seed(s); oracle = {look.oracle}"
+    png = figure.draw(exp, tables, extra, lines, look, outp / f"{exp.id}.png", caption)
     summary = {"id": exp.id, "paper": exp.paper, "figure": exp.figure, "scenario": exp.scenario, "claim": exp.claim,
                "budget": budget, "seeds": seeds, "series": _summary_series(curves + finals),
                "references": lines, "notes": list(exp.notes),

@@ -38,10 +38,12 @@ class Look:
     principal: str = "principal"
     agents: str = "agent"
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    oracle: str = "exact optimum"  # what the oracle is: a search-based one gives the best it finds
 
     @classmethod
     def of(cls, scenario: Any) -> Look:
-        return cls(*scenario.roles, dict(scenario.labels))
+        kind = "exact optimum" if scenario.warm_oracle is None else "best menus of the model's search"
+        return cls(*scenario.roles, dict(scenario.labels), kind)
 
     def utility(self, agents: bool = False) -> str:
         return f"{self.agents if agents else self.principal}'s utility (mean over held-out envs)"
@@ -137,7 +139,7 @@ class Curves(View):
                 ax.axhline(pts[-1]["complete_information"], color=f"C{i}", ls=":", lw=1)
         if shared and rows:
             first = rows[0]
-            ax.axhline(first["oracle"], color="k", ls="--", lw=1.2, label="oracle (exact optimum)")
+            ax.axhline(first["oracle"], color="k", ls="--", lw=1.2, label=f"oracle ({look.oracle})")
             ax.axhline(first["complete_information"], color="k", ls=":", lw=1.2, label="complete information")
             # the view follows the learned curves after their first evaluation; a random baseline far
             # below is named in the legend instead of squashing them
