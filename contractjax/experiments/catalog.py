@@ -240,7 +240,8 @@ def _shipped() -> dict[str, Experiment]:
     """The papers' experiments, one file per figure under ``papers/<paper>/``."""
     root = importlib.resources.files(__package__) / "papers"
     out = {}
-    for folder in sorted((f for f in root.iterdir() if f.is_dir()), key=lambda f: f.name):
+    order = {name: i for i, name in enumerate(scenarios.BUILTIN)}  # the papers in the models' order
+    for folder in sorted((f for f in root.iterdir() if f.is_dir()), key=lambda f: (order.get(f.name, len(order)), f.name)):
         for f in sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: _figure_number(f.name)):
             exp = load_file(Path(str(f)))
             out[exp.id] = exp

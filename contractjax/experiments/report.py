@@ -110,7 +110,8 @@ def _sections(text: str) -> dict[str, list[str]]:
             current = sections.setdefault(line[3:].split(":", 1)[0].strip(), [])
         if current is not None:
             current.append(line)
-    return {k: v for k, v in sections.items() if k in EXPERIMENTS and not any(ln.startswith(NOT_RUN) for ln in v)}
+    return {k: v if v[-1] == "" else [*v, ""] for k, v in sections.items()
+            if k in EXPERIMENTS and not any(ln.startswith(NOT_RUN) for ln in v)}
 
 
 def _ranking(series: Sequence[Mapping[str, Any]]) -> str:
