@@ -253,3 +253,26 @@ def test_figures_name_the_models_roles_and_settings() -> None:
     # the oracle line says what the oracle is: exact (closed forms, the exact path) or a search's best
     assert dt.oracle == screening.oracle == "exact optimum"
     assert "search" in Look.of(scenarios.get("twin")).oracle
+
+
+def test_line_plots_show_the_learned_lines_and_name_far_references() -> None:
+    """A reference far from the learned lines and the oracle (random menus) is named with its
+    values in the legend rather than squashing the axis; a near one (greedy) stays in view."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from contractjax.experiments.views import _draw_references
+
+    fig, ax = plt.subplots()
+    x = [0.0, 10.0, 20.0]
+    ax.plot(x, [326.0, 316.0, 306.0])
+    refs = [(x, [329.7, 319.7, 309.8], {"ls": "--"}, "oracle"), (x, [290.7, 280.7, 270.7], {"ls": ":"}, "greedy"),
+            (x, [52.6, 44.0, 36.2], {"ls": "-."}, "random")]
+    _draw_references(ax, refs, [306.0, 326.0, 309.8, 329.7])
+    lo, hi = ax.get_ylim()
+    labels = ax.get_legend_handles_labels()[1]
+    assert lo < 270.7 and hi > 329.7 and lo > 52.6  # greedy in view, random out of it
+    assert "random (36.2 to 52.6, below)" in labels and "greedy" in labels and "oracle" in labels
+    plt.close(fig)

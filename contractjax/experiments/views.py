@@ -284,6 +284,7 @@ class Lines(Evaluated):
             return f", {self.by} = {by:g}" if self.by else ""
 
         for ax, agents in zip(axes[0], (False, True), strict=True):
+            focus = []  # the learned lines and the oracle: what the axis must show
             for i, (name, by) in enumerate((s, b) for s in series for b in bys):
                 pts = points(name, by)
                 x = np.array([r[self.x] for r in pts])
@@ -291,16 +292,39 @@ class Lines(Evaluated):
                 sd = np.array([r["agents_utility_std" if agents else "utility_std"] for r in pts])
                 ax.plot(x, m, "o-", color=f"C{i}", label=name + suffix(by))
                 ax.fill_between(x, m - sd, m + sd, color=f"C{i}", alpha=0.2)
+                focus += [*(m - sd), *(m + sd)]
+            refs = []
             for j, by in enumerate(bys):  # references depend on the environments (the `by` value), not the series
                 pts = points(series[0], by)
                 for k, ls in zip([k for k in _references(rows) if k != "complete_information"],
                                  ("--", "-.", (0, (1, 1)), (0, (3, 1, 1, 1)), ":"), strict=False):
-                        ax.plot([r[self.x] for r in pts], [r[f"{k}_agents" if agents else k] for r in pts], ls=ls,
-                                lw=1, color=f"C{j}" if self.by else "k", label=k + suffix(by))
+                    ys = [r[f"{k}_agents" if agents else k] for r in pts]
+                    refs.append(([r[self.x] for r in pts], ys, dict(ls=ls, lw=1, color=f"C{j}" if self.by else "k"),
+                                 k + suffix(by)))
+                    focus += ys if k == "oracle" else []
+            _draw_references(ax, refs, focus)
             ax.set_xlabel(look.setting(self.x))
             ax.set_ylabel(look.utility(agents))
             ax.legend(fontsize=6)
             ax.grid(alpha=0.3)
+
+
+def _draw_references(ax: Any, refs: list, focus: list[float]) -> None:
+    """Reference lines ``(x, y, style, label)`` on an axis that shows ``focus`` (the learned lines and
+    the oracle) and every reference within twice their span of it; one farther away is named in the
+    legend with its range instead of squashing the rest."""
+    lo, hi = min(focus), max(focus)
+    span = max(hi - lo, 1e-3 * max(abs(hi), 1.0))
+    near = [r for r in refs if min(r[1]) <= hi + 2 * span and max(r[1]) >= lo - 2 * span]
+    lo = min([lo, *(min(r[1]) for r in near)])
+    hi = max([hi, *(max(r[1]) for r in near)])
+    for x, y, style, label in refs:
+        off = not (min(y) <= hi + 2 * span and max(y) >= lo - 2 * span) or not any(r[3] == label for r in near)
+        values = f"{min(y):.4g}" if f"{min(y):.4g}" == f"{max(y):.4g}" else f"{min(y):.4g} to {max(y):.4g}"
+        ax.plot(x, y, **style, label=f"{label} ({values}, {'below' if max(y) < lo else 'above'})" if off else label)
+    if len(near) < len(refs):
+        pad = 0.08 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)
 
 
 @dataclasses.dataclass(frozen=True)
