@@ -3,11 +3,12 @@
     python scripts/bench_exact_path.py --n 16384
     XLA_FLAGS=--xla_force_host_platform_device_count=2 python scripts/bench_exact_path.py --n 16384
 
-Prints envs/s (compilation excluded, best of ``--repeat``) of ``contractjax.oracle`` (what users
-call: chunks, float64, the least payments, the finiteness check), of the ironed allocation alone
-(one ``jit`` of the ``vmap``), and, with several local devices, of the same sharded over all of
+Prints envs/s (compilation excluded, best of ``--repeat``) of the ironed allocation alone (one
+``jit`` of the ``vmap``, float64) and, with several local devices, of the same sharded over all of
 them in one program run at once (not what ``oracle`` does on host devices: see the README's
-Scaling section). The model is ``examples/screening.py`` (3 types) unless ``--model`` names another.
+Scaling section). ``oracle`` as users call it (chunks, the least payments, the finiteness check):
+``python scripts/bench_oracle.py --scenarios examples/screening.py --n 16384``. The model is
+``examples/screening.py`` (3 types) unless ``--model`` names another.
 """
 
 from __future__ import annotations
@@ -43,14 +44,14 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     a = p.parse_args()
     sc = cj.scenarios.get(a.model)
-    if getattr(getattr(sc, "model", None), "single_crossing", False) is not True:
+    model = getattr(sc, "model", None)
+    if model is None or not model.single_crossing:
         raise SystemExit(f"{a.model}: not a model with single_crossing=True (no exact path to time)")
     envs = cj.sample_envs(sc, a.n, 0)
     devs = jax.local_devices()
     print(f"device: {devs[0].device_kind} ({jax.default_backend()}) x {len(devs)}, {a.n} environments of {sc.name}")
-    print(f"oracle:           {rate(lambda: cj.oracle(sc, envs), a.n, a.repeat):>12,.0f} envs/s")
 
-    def alone() -> None:
+    def timed() -> None:
         env64 = precision.as64(envs)
         one = devices.jit(jax.vmap(lambda e: generic.ironed_allocation(sc.economics, e)))
         print(f"ironing alone:    {rate(lambda: one(env64), a.n, a.repeat):>12,.0f} envs/s")
@@ -59,7 +60,7 @@ def main() -> None:
             print(f"ironing, sharded: {rate(lambda: one(placed), a.n, a.repeat):>12,.0f} envs/s "
                   f"({len(devs)} devices at once)")
 
-    precision.float64(alone)()
+    precision.float64(timed)()
 
 
 if __name__ == "__main__":

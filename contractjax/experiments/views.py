@@ -315,14 +315,13 @@ def _draw_references(ax: Any, refs: list, focus: list[float]) -> None:
     legend with its range instead of squashing the rest."""
     lo, hi = min(focus), max(focus)
     span = max(hi - lo, 1e-3 * max(abs(hi), 1.0))
-    near = [r for r in refs if min(r[1]) <= hi + 2 * span and max(r[1]) >= lo - 2 * span]
-    lo = min([lo, *(min(r[1]) for r in near)])
-    hi = max([hi, *(max(r[1]) for r in near)])
-    for x, y, style, label in refs:
-        off = not (min(y) <= hi + 2 * span and max(y) >= lo - 2 * span) or not any(r[3] == label for r in near)
+    near = [min(y) <= hi + 2 * span and max(y) >= lo - 2 * span for _, y, _, _ in refs]
+    lo = min([lo, *(min(r[1]) for r, n in zip(refs, near, strict=True) if n)])
+    hi = max([hi, *(max(r[1]) for r, n in zip(refs, near, strict=True) if n)])
+    for (x, y, style, label), n in zip(refs, near, strict=True):
         values = f"{min(y):.4g}" if f"{min(y):.4g}" == f"{max(y):.4g}" else f"{min(y):.4g} to {max(y):.4g}"
-        ax.plot(x, y, **style, label=f"{label} ({values}, {'below' if max(y) < lo else 'above'})" if off else label)
-    if len(near) < len(refs):
+        ax.plot(x, y, **style, label=label if n else f"{label} ({values}, {'below' if max(y) < lo else 'above'})")
+    if not all(near):
         pad = 0.08 * (hi - lo)
         ax.set_ylim(lo - pad, hi + pad)
 

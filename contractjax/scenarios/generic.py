@@ -225,12 +225,10 @@ def _root(g: Callable[[Array], Array], lo: Array, hi: Array) -> Array:
     :data:`ROOT_GRID` (finer toward the ends, where a slope singular at a bound makes interpolation
     slow), then found by the Anderson–Björck method (Anderson & Björck 1973: regula falsi that
     scales a stale end's value by ``1 − g(x)/g(end replaced)``; superlinear, and the bracket
-    always holds the root), with a bisection wherever the interpolation is not finite, until
-    every bracket is ``ROOT_XTOL`` of its ends wide (or a few roundings of the interval; at most
-    ``ROOT_STEPS``)."""
-    # the ends' slopes a hair inside: models guard their kinks at the bounds (sqrt at 0) with a
-    # branch whose derivative there is 0
-    width = hi - lo
+    always holds the root), with a bisection wherever the interpolation is not finite:
+    ``ROOT_FIXED`` steps, then more while any bracket of the batch is wider than ``ROOT_XTOL`` of
+    its ends (or a few roundings of the interval; at most ``ROOT_STEPS`` more)."""
+    width = hi - lo  # the grid's ends lie a hair inside (module constants)
     points = lo + width * jnp.asarray(ROOT_GRID, lo.dtype).reshape((-1,) + (1,) * lo.ndim)  # [G, ...]
     values = jax.vmap(g)(points)
     g_lo, g_hi = values[0], values[-1]
@@ -291,12 +289,10 @@ def ironed_allocation(eco: Economics, env: Env) -> Array:
     own = _root(_block_slopes(eco, env, up, np.arange(K), np.arange(K)), lo_w, hi_w)
     jj, ll = np.triu_indices(K, 1)  # the blocks [j, l] of two types or more
     if len(jj):
-        block = np.concatenate([np.full(l - j + 1, b) for b, (j, l) in enumerate(zip(jj, ll, strict=True))])
-        member = np.concatenate([np.arange(j, l + 1) for j, l in zip(jj, ll, strict=True)])
         span = lambda f, v: jnp.stack([f(v[j:l + 1]) for j, l in zip(jj, ll, strict=True)])  # noqa: E731
         b_lo = jnp.maximum(span(jnp.max, lo_w), span(jnp.min, own))
         b_hi = jnp.minimum(span(jnp.min, hi_w), span(jnp.max, own))
-        x_star = _root(_block_slopes(eco, env, up, block, member), b_lo, jnp.maximum(b_hi, b_lo))
+        x_star = _root(_block_slopes(eco, env, up, jj, ll), b_lo, jnp.maximum(b_hi, b_lo))
     else:
         x_star = own[:0]
     index = np.full((K, K), K + len(jj))
@@ -315,10 +311,9 @@ def _working(up: Array, v: Array) -> Array:
     return jnp.where(up, v, v[::-1])
 
 
-def _block_slopes(eco: Economics, env: Env, up: Array, block: np.ndarray,
-                  member: np.ndarray) -> Callable[[Array], Array]:
-    """``x[B] ↦`` each block's summed derivative ``Σ_{j ∈ b} φ_j'(x_b)`` (:func:`ironed_allocation`),
-    the blocks given by their members' pairs ``(block[i], member[i])``, sorted by block."""
+def _block_slopes(eco: Economics, env: Env, up: Array, jj: np.ndarray, ll: np.ndarray) -> Callable[[Array], Array]:
+    """``x[B] ↦`` each block's summed derivative ``Σ_{j ≤ i ≤ l} φ_i'(x_b)`` (:func:`ironed_allocation`),
+    the blocks ``[jj[b], ll[b]]`` of consecutive types in the working order."""
     types = jax.tree.map(lambda v: _working(up, v), eco.per_type(env))
     p = _working(up, eco.probabilities(env))
     lo_w = _working(up, eco.bounds(env)[0][0])
@@ -331,7 +326,8 @@ def _block_slopes(eco: Economics, env: Env, up: Array, block: np.ndarray,
     # type j's terms, stacked [K]: itself, the next type (whose rent j's allocation sets), p, λ, Λ_{>j}
     terms = (types, jax.tree.map(lambda v: jnp.concatenate([v[1:], v[-1:]]), types), p, lam, Lam_next,
              jnp.arange(K) < K - 1)
-    terms = jax.tree.map(lambda v: v[member], terms)
+    sizes = ll - jj + 1
+    terms = jax.tree.map(lambda v: v[np.concatenate([np.arange(j, l + 1) for j, l in zip(jj, ll, strict=True)])], terms)
 
     def phi(x: Array, t_j: Env, t_next: Env, p_j: Array, lam_j: Array, L_j: Array, has_next: Array) -> Array:
         c = eco.cost(env, t_j, _item(eco, x[None]))
@@ -339,16 +335,13 @@ def _block_slopes(eco: Economics, env: Env, up: Array, block: np.ndarray,
         return p_j * (eco.principal(env, t_j, _item(eco, x[None], zero)) - lam_j * c) - L_j * rent
 
     dphi = jax.vmap(jax.grad(phi))
-    # blocks are runs of consecutive pairs: static slices and sums, no scatter
-    ends = np.flatnonzero(np.diff(block, append=block[-1] + 1)) + 1
-    starts = np.concatenate([[0], ends[:-1]])
-    if len(ends) == len(block):  # one member each
+    if np.all(sizes == 1):  # each type alone
         return lambda x: dphi(x, *terms)
+    ends = np.cumsum(sizes)  # each block's members are a run of the stacked terms: static slices, no scatter
 
     def slopes(x: Array) -> Array:
-        at = jnp.concatenate([jnp.broadcast_to(x[b], (e - s,)) for b, (s, e) in enumerate(zip(starts, ends, strict=True))])
-        d = dphi(at, *terms)
-        return jnp.stack([jnp.sum(d[s:e]) for s, e in zip(starts, ends, strict=True)])
+        d = dphi(jnp.concatenate([jnp.broadcast_to(x[b], (n,)) for b, n in enumerate(sizes)]), *terms)
+        return jnp.stack([jnp.sum(d[e - n:e]) for n, e in zip(sizes, ends, strict=True)])
 
     return slopes
 

@@ -148,16 +148,16 @@ def _graft(raw: Any, like: Any) -> Any:
     under :data:`FILLABLE` that ``raw`` lacks keep ``like``'s values; any other difference is a
     :class:`VersionError` naming it."""
     got = {_path(p): v for p, v in jax.tree_util.tree_flatten_with_path(raw)[0]}
-    want, treedef = jax.tree_util.tree_flatten_with_path(like)
-    missing = [k for k, _ in ((_path(p), v) for p, v in want) if k not in got]
-    extra = sorted(set(got) - {_path(p) for p, _ in want})
-    wrong = [k for k in missing if k[:len(FILLABLE)] != FILLABLE] + extra
-    wrong += [_path(p) for p, v in want if _path(p) in got and np.shape(got[_path(p)]) != np.shape(v)]
+    flat, treedef = jax.tree_util.tree_flatten_with_path(like)
+    want = {_path(p): v for p, v in flat}
+    wrong = [k for k, v in want.items() if (k[:len(FILLABLE)] != FILLABLE if k not in got
+                                            else np.shape(got[k]) != np.shape(v))]
+    wrong += sorted(set(got) - set(want))
     if wrong:
         raise VersionError(f"it holds another version's training state ({', '.join('.'.join(k) for k in wrong[:4])}"
                            f"{' …' if len(wrong) > 4 else ''} differ)")
-    leaves = [np.asarray(got[_path(p)], dtype=np.asarray(v).dtype) if _path(p) in got else v for p, v in want]
-    return jax.tree_util.tree_unflatten(treedef, leaves)
+    return jax.tree_util.tree_unflatten(treedef, [np.asarray(got[k], np.asarray(v).dtype) if k in got else v
+                                                  for k, v in want.items()])
 
 
 def _path(path: tuple) -> tuple[str, ...]:
